@@ -1,0 +1,30 @@
+"""The Flask application factory: one engine, one registry, one settings object per process."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy import Engine
+
+from crosswalks.registry import Registry, default_registry
+from repository.config import Settings
+from repository.db.engine import make_engine
+from repository.oai.view import blueprint as oai_blueprint
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    engine: Engine
+    registry: Registry
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None,
+               registry: Registry | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.extensions["granary"] = AppState(settings, engine or make_engine(settings.database_url),
+                                         registry or default_registry())
+    app.register_blueprint(oai_blueprint)
+    return app

@@ -1,0 +1,178 @@
+"""The `granary` command: set-up, ingest, record and set administration, serving.
+
+Built on Flask's click integration, so every command runs inside the same app
+(settings, engine, crosswalk registry) that serves requests.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from tqdm import tqdm
+
+from repository.app import AppState, create_app
+from repository.config import ConfigError
+from repository.db.migrate import is_current, upgrade
+from repository.ingest.pipeline import IngestError, ingest
+from repository.oai.dates import datestamp
+from repository.store import queries, writes
+from repository.store.errors import StoreError
+
+
+def _state() -> AppState:
+    return current_app.extensions["granary"]
+
+
+def _require_schema(state: AppState) -> None:
+    try:
+        current = is_current(state.engine)
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(f"cannot open the database: {exc.orig}") from None
+    if not current:
+        raise click.ClickException("the database is not initialised or is out of date: run `granary init`")
+
+
+def _app_factory():
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=False, load_dotenv=False,
+             set_debug_flag=False)
+def main() -> None:
+    """Granary: a harvestable metadata repository serving OAI-PMH 2.0."""
+
+
+@main.command()
+def init() -> None:
+    """Create the database schema, or upgrade it to the newest version."""
+    state = _state()
+    before, after = upgrade(state.engine)
+    writes.record_creation_time(state.engine)
+    if before == after:
+        click.echo(f"database is up to date (revision {after})")
+    else:
+        click.echo(f"database upgraded from {before or 'empty'} to revision {after}")
+
+
+@main.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--set", "set_specs", multiple=True, help="Add every record to this set (repeatable).")
+@click.option("--format", "only_format", type=click.Choice(["mods", "oai_dc"]),
+              help="Accept only records in this format.")
+@click.option("--id-from", type=click.Choice(["record", "filename"]), default="record", show_default=True,
+              help="Take local identifiers from the record's own identifiers, or from file names.")
+def ingest_command(paths: tuple[Path, ...], set_specs: tuple[str, ...], only_format: str | None,
+                   id_from: str) -> None:
+    """Load records from files, directories, zip archives and saved OAI-PMH responses."""
+    state = _state()
+    _require_schema(state)
+    with tqdm(unit=" records", desc="ingest", disable=None, file=sys.stderr) as bar:
+        try:
+            report = ingest(list(paths), state.settings, state.engine, state.registry, frozenset(set_specs),
+                            only_format, id_from == "record", progress=bar.update)
+        except IngestError as exc:
+            bar.close()
+            for problem in exc.report.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo(f"rejected: {exc.report.rejected} record(s) invalid; nothing was written "
+                       "(the store is unchanged)", err=True)
+            sys.exit(1)
+        except StoreError as exc:
+            raise click.ClickException(f"{exc}; nothing was written") from None
+    for rule, n in sorted(report.id_rules.items()):
+        click.echo(f"local identifiers from {rule}: {n}")
+    if report.skipped_deleted:
+        click.echo(f"passed over {report.skipped_deleted} deleted record(s) in saved OAI-PMH responses "
+                   "(they carry no metadata)")
+    click.echo(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected 0")
+
+
+@main.command("delete")
+@click.argument("identifier")
+def delete_command(identifier: str) -> None:
+    """Withdraw a record; it stays as a deleted tombstone for harvesters."""
+    state = _state()
+    _require_schema(state)
+    local = identifier
+    prefix = f"oai:{state.settings.repository_identifier}:"
+    if identifier.startswith(prefix):
+        local = identifier[len(prefix):]
+    try:
+        changed = writes.delete_record(state.engine, state.settings.write_lease_timeout_seconds, local)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"deleted {local}" if changed else f"{local} was already deleted")
+
+
+@main.group("sets")
+def sets_group() -> None:
+    """List, add and remove sets."""
+
+
+@sets_group.command("list")
+def sets_list() -> None:
+    state = _state()
+    _require_schema(state)
+    with state.engine.connect() as conn:
+        counts = queries.stats(conn)["sets"]
+        rows = queries.list_sets(conn, None, 1_000_000)
+    for row in rows:
+        click.echo(f"{row.spec}\t{row.name}\t{counts.get(row.spec, 0)} records")
+    if not rows:
+        click.echo("no sets")
+
+
+@sets_group.command("add")
+@click.argument("spec")
+@click.argument("name")
+@click.option("--description", help="A description harvesters see in ListSets.")
+def sets_add(spec: str, name: str, description: str | None) -> None:
+    state = _state()
+    _require_schema(state)
+    try:
+        writes.add_set(state.engine, state.settings.write_lease_timeout_seconds, spec, name, description)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"added set {spec}")
+
+
+@sets_group.command("remove")
+@click.argument("spec")
+def sets_remove(spec: str) -> None:
+    """Remove a set; its records stay, and their new datestamps tell harvesters."""
+    state = _state()
+    _require_schema(state)
+    try:
+        n = writes.remove_set(state.engine, state.settings.write_lease_timeout_seconds, spec)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"removed set {spec} ({n} records left it)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats(as_json: bool) -> None:
+    """Counts of records, deletions and set members."""
+    state = _state()
+    _require_schema(state)
+    with state.engine.connect() as conn:
+        s = queries.stats(conn)
+    for key in ("latest_stamp", "earliest_stamp"):
+        s[key.replace("_stamp", "_datestamp")] = datestamp(s.pop(key)) if s.get(key) is not None else None
+    if as_json:
+        click.echo(json.dumps(s, indent=2, sort_keys=True))
+        return
+    click.echo(f"records: {s['records']} live, {s['deleted']} deleted")
+    for fmt, n in sorted(s["by_format"].items()):
+        click.echo(f"  native {fmt}: {n}")
+    click.echo(f"earliest datestamp: {s['earliest_datestamp']}; latest: {s['latest_datestamp']}")
+    for spec, n in sorted(s["sets"].items()):
+        click.echo(f"  set {spec}: {n}")

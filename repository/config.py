@@ -1,0 +1,90 @@
+"""Settings from environment variables, with defaults that work on a laptop.
+
+Every process of a deployment must agree on the secret key (resumption tokens
+are signed with it), so when none is configured one is generated once and
+persisted next to the SQLite file rather than per process.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+REPOSITORY_ID_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
+
+
+class ConfigError(ValueError):
+    """A setting has a value Granary cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    repository_name: str
+    base_url: str | None  # None: the URL the request came in on
+    admin_email: str
+    repository_identifier: str
+    secret_key: bytes
+    page_size: int = 100
+    token_ttl_seconds: int = 7 * 24 * 3600
+    max_xml_bytes: int = 50 * 1024 * 1024
+    write_lease_timeout_seconds: int = 3600
+    secret_is_generated: bool = False
+
+    @staticmethod
+    def from_env(env: dict[str, str] | None = None, workdir: Path | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        workdir = workdir or Path.cwd()
+        repo_id = env.get("GRANARY_REPOSITORY_IDENTIFIER", "granary.localhost")
+        if not REPOSITORY_ID_RE.match(repo_id):
+            raise ConfigError(
+                f"GRANARY_REPOSITORY_IDENTIFIER={repo_id!r} is not a repositoryIdentifier "
+                "(a domain name such as archive.example.org)")
+        secret, generated = _secret(env, workdir)
+        return Settings(
+            database_url=env.get("GRANARY_DATABASE_URL", f"sqlite:///{workdir / 'granary.db'}"),
+            repository_name=env.get("GRANARY_REPOSITORY_NAME", "Granary"),
+            base_url=env.get("GRANARY_BASE_URL") or None,
+            admin_email=env.get("GRANARY_ADMIN_EMAIL", "admin@localhost"),
+            repository_identifier=repo_id,
+            secret_key=secret,
+            page_size=_int(env, "GRANARY_PAGE_SIZE", 100, minimum=1),
+            token_ttl_seconds=_int(env, "GRANARY_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=24 * 3600),
+            max_xml_bytes=_int(env, "GRANARY_MAX_XML_BYTES", 50 * 1024 * 1024, minimum=1024),
+            write_lease_timeout_seconds=_int(env, "GRANARY_WRITE_LEASE_TIMEOUT_SECONDS", 3600, minimum=1),
+            secret_is_generated=generated,
+        )
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum of {minimum}")
+    return value
+
+
+def _secret(env: dict[str, str], workdir: Path) -> tuple[bytes, bool]:
+    if env.get("GRANARY_SECRET_KEY"):
+        return env["GRANARY_SECRET_KEY"].encode(), False
+    path = Path(env.get("GRANARY_SECRET_FILE", workdir / "granary-secret.key"))
+    try:
+        return path.read_bytes().strip(), True
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32).encode()
+    # O_EXCL: when several workers start at once, exactly one key wins and all read it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip(), True
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key, True

@@ -1,0 +1,1 @@
+"""Database schema and connections (SQLAlchemy Core: no ORM objects on hot paths)."""

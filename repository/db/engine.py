@@ -1,0 +1,60 @@
+"""Engines for SQLite and PostgreSQL with the settings each needs for concurrent use."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN, so writers can ask for IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A writer takes the write lock up front: upgrading a read transaction later can
+        # fail with SQLITE_BUSY under concurrency, which would abort an ingest half-way.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("granary_write")
+                             else "BEGIN")
+
+
+def is_sqlite(conn_or_engine: Connection | Engine) -> bool:
+    return conn_or_engine.dialect.name == "sqlite"
+
+
+def db_now_us(conn: Connection) -> int:
+    """The current time in microseconds by the database's clock.
+
+    All writers and readers of one PostgreSQL database, on whatever node, share its
+    clock; SQLite is only ever shared by processes of one machine, which share theirs.
+    """
+    if is_sqlite(conn):
+        return time.time_ns() // 1000
+    return int(conn.execute(text("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")).scalar_one())
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the write lock from its first statement on SQLite."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(granary_write=True)
+        with conn.begin():
+            yield conn

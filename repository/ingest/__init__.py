@@ -1,0 +1,1 @@
+"""Loading records from files, directories, zip archives and saved OAI-PMH responses."""

@@ -1,0 +1,55 @@
+"""The /oai endpoint: GET and POST (application/x-www-form-urlencoded), HTTP 200 for
+every protocol error, the response streamed and optionally compressed."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import chain
+
+from flask import Blueprint, Response, current_app, request
+
+from repository.oai import compression, envelope
+from repository.oai.arguments import validate
+from repository.oai.errors import Code, OAIError
+from repository.oai.dates import now_datestamp
+from repository.oai.verbs import HANDLERS, Context, Reply
+
+blueprint = Blueprint("oai", __name__)
+
+
+def _pairs() -> list[tuple[str, str]] | None:
+    """The request's arguments in order, or None for a POST that is not form-encoded."""
+    if request.method == "POST":
+        if request.mimetype != "application/x-www-form-urlencoded":
+            return None
+        return list(request.form.items(multi=True))
+    return list(request.args.items(multi=True))
+
+
+def _chunks(reply: Reply, base_url: str, echo: dict[str, str] | None) -> Iterator[bytes]:
+    for piece in chain((envelope.head(reply.response_date, base_url, echo),), reply.body, (envelope.TAIL,)):
+        yield piece if isinstance(piece, bytes) else piece.encode("utf-8")
+
+
+@blueprint.route("/oai", methods=["GET", "POST"])
+def endpoint() -> Response:
+    state = current_app.extensions["granary"]
+    base_url = state.settings.base_url or request.base_url
+    ctx = Context(state.settings, state.engine, state.registry, base_url)
+    pairs = _pairs()
+    echo: dict[str, str] | None = None
+    try:
+        if pairs is None:
+            raise OAIError(Code.BAD_ARGUMENT, "a POST request must be application/x-www-form-urlencoded")
+        verb, args = validate(pairs)
+        echo = {"verb": verb, **args}
+        reply = HANDLERS[verb](ctx, args)
+    except OAIError as exc:
+        reply = Reply(now_datestamp(), [envelope.errors(exc.errors)])
+        echo = echo if exc.echo_request else None
+    body = _chunks(reply, base_url, echo)
+    headers = {"Vary": "Accept-Encoding"}
+    encoding = compression.negotiate(request.headers.get("Accept-Encoding", ""))
+    if encoding:
+        body = compression.compress(body, encoding)
+        headers["Content-Encoding"] = encoding
+    return Response(body, status=200, content_type="text/xml; charset=utf-8", headers=headers)

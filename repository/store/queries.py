@@ -1,0 +1,131 @@
+"""The read queries of harvests and admin commands (SQLAlchemy Core, keyset-paginated).
+
+List pages walk an index that matches the query: (stamp, id) on records for a
+full harvest, (spec, stamp, record_id) on memberships for a set harvest. A page
+continues strictly after the (stamp, id) of the last row of the previous page,
+so its cost does not depend on its depth.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Row, and_, func, select, tuple_
+
+from repository.db.tables import disseminations, record_sets, records, repository_meta, sets
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a ListIdentifiers/ListRecords list selects; carried across pages by the token."""
+
+    prefix: str
+    native_formats: tuple[str, ...] | None  # None: every native format reaches the prefix
+    set_spec: str | None
+    from_us: int | None
+    until_us: int | None   # exclusive upper bound
+    upper_us: int          # the watermark: exclusive
+
+
+def _filters(q: ListQuery, stamp_col, id_col, after: tuple[int, int] | None) -> list:
+    conds = [stamp_col < q.upper_us]
+    if q.from_us is not None:
+        conds.append(stamp_col >= q.from_us)
+    if q.until_us is not None:
+        conds.append(stamp_col < q.until_us)
+    if q.set_spec is not None:
+        conds.append(record_sets.c.spec == q.set_spec)
+    if q.native_formats is not None:
+        conds.append(records.c.native_format.in_(q.native_formats))
+    if after is not None:
+        conds.append(tuple_(stamp_col, id_col) > tuple_(*after))
+    return conds
+
+
+def _keys(q: ListQuery):
+    if q.set_spec is None:
+        return records.c.stamp, records.c.id
+    return record_sets.c.stamp, record_sets.c.record_id
+
+
+def _base(q: ListQuery, columns: Sequence):
+    stmt = select(*columns)
+    if q.set_spec is not None:
+        stmt = stmt.select_from(record_sets.join(records, records.c.id == record_sets.c.record_id))
+    else:
+        stmt = stmt.select_from(records)
+    return stmt
+
+
+def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, limit: int,
+              with_metadata: bool) -> list[Row]:
+    """Up to `limit` rows of (id, local_id, stamp, deleted, set_specs[, xml]) after the cursor."""
+    stamp_col, id_col = _keys(q)
+    cols = [records.c.id, records.c.local_id, records.c.stamp, records.c.deleted, records.c.set_specs]
+    if with_metadata:
+        cols.append(disseminations.c.xml)
+    stmt = _base(q, cols)
+    if with_metadata:
+        stmt = stmt.outerjoin(disseminations, and_(disseminations.c.record_id == records.c.id,
+                                                   disseminations.c.prefix == q.prefix))
+    stmt = stmt.where(*_filters(q, stamp_col, id_col, after)).order_by(stamp_col, id_col).limit(limit)
+    return conn.execute(stmt).all()
+
+
+def count_list(conn: Connection, q: ListQuery) -> int:
+    stamp_col, id_col = _keys(q)
+    stmt = _base(q, [func.count()]).where(*_filters(q, stamp_col, id_col, None))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def get_record(conn: Connection, local_id: str, prefix: str | None) -> Row | None:
+    """(id, local_id, stamp, deleted, set_specs, native_format[, xml]) of one record."""
+    cols = [records.c.id, records.c.local_id, records.c.stamp, records.c.deleted, records.c.set_specs,
+            records.c.native_format]
+    stmt = select(*cols).where(records.c.local_id == local_id)
+    if prefix is not None:
+        stmt = select(*cols, disseminations.c.xml).select_from(records.outerjoin(
+            disseminations, and_(disseminations.c.record_id == records.c.id, disseminations.c.prefix == prefix)
+        )).where(records.c.local_id == local_id)
+    return conn.execute(stmt).first()
+
+
+def earliest_stamp(conn: Connection) -> int | None:
+    value = conn.execute(select(func.min(records.c.stamp))).scalar()
+    if value is not None:
+        return int(value)
+    created = conn.execute(select(repository_meta.c.value).where(repository_meta.c.key == "created_us")).scalar()
+    return int(created) if created is not None else None
+
+
+def first_local_id(conn: Connection) -> str | None:
+    return conn.execute(select(records.c.local_id).order_by(records.c.id).limit(1)).scalar()
+
+
+def has_sets(conn: Connection) -> bool:
+    return conn.execute(select(sets.c.spec).limit(1)).first() is not None
+
+
+def set_exists(conn: Connection, spec: str) -> bool:
+    return conn.execute(select(sets.c.spec).where(sets.c.spec == spec)).first() is not None
+
+
+def list_sets(conn: Connection, after: str | None, limit: int) -> list[Row]:
+    stmt = select(sets.c.spec, sets.c.name, sets.c.description).order_by(sets.c.spec).limit(limit)
+    if after is not None:
+        stmt = stmt.where(sets.c.spec > after)
+    return conn.execute(stmt).all()
+
+
+def count_sets(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(sets)).scalar_one())
+
+
+def stats(conn: Connection) -> dict:
+    by_format = dict(conn.execute(select(records.c.native_format, func.count())
+                                  .where(records.c.deleted.is_(False)).group_by(records.c.native_format)).all())
+    deleted = conn.execute(select(func.count()).select_from(records).where(records.c.deleted.is_(True))).scalar_one()
+    per_set = dict(conn.execute(select(record_sets.c.spec, func.count()).group_by(record_sets.c.spec)).all())
+    latest = conn.execute(select(func.max(records.c.stamp))).scalar()
+    return {"records": sum(by_format.values()), "deleted": int(deleted), "by_format": by_format,
+            "sets": per_set, "latest_stamp": latest, "earliest_stamp": earliest_stamp(conn)}

@@ -1,0 +1,225 @@
+"""All changes to records and sets, each in one transaction under a write lease.
+
+A record's stamp moves exactly when what a harvester receives changes: its
+metadata (compared as canonical bytes), its set memberships, or its deleted
+flag. Stamps never go backwards: a new stamp is at least the old one plus one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+
+from repository.db.engine import db_now_us, write_transaction
+from repository.db.tables import disseminations, record_sets, records, repository_meta, sets
+from repository.store import clock
+from repository.store.errors import RecordNotFound, SetError
+from repository.store.sets import ancestors, is_valid_spec, join_specs, split_specs, with_ancestors
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PreparedRecord:
+    """A validated record with every dissemination already rendered."""
+
+    local_id: str
+    native_format: str
+    native_xml: bytes
+    content_hash: str
+    disseminations: dict[str, tuple[bytes, str]]  # prefix -> (canonical xml, crosswalk version)
+    sets: frozenset[str] = frozenset()
+
+
+@dataclass
+class WriteSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    outcomes: dict[str, str] = field(default_factory=dict)  # local_id -> added|updated|unchanged
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def run_write(engine: Engine, lease_timeout_s: int, work: Callable[[Connection, int], T]) -> T:
+    """Run `work(conn, now_us)` in one write transaction covered by a lease."""
+    lease = clock.acquire_lease(engine)
+    try:
+        with write_transaction(engine) as conn:
+            clock.purge_stale_leases(conn, lease_timeout_s)
+            result = work(conn, db_now_us(conn))
+            clock.release_lease(conn, lease)
+        return result
+    except BaseException:
+        clock.release_lease_now(engine, lease)
+        raise
+
+
+def _check_sets_exist(conn: Connection, specs: set[str]) -> None:
+    if not specs:
+        return
+    found = set(conn.execute(select(sets.c.spec).where(sets.c.spec.in_(specs))).scalars())
+    missing = sorted(specs - found)
+    if missing:
+        raise SetError(f"set {missing[0]!r} does not exist; create it first with `granary sets add {missing[0]} NAME`")
+
+
+def _membership_rows(record_id: int, direct: set[str], stamp: int) -> list[dict]:
+    return [{"record_id": record_id, "spec": s, "direct": s in direct, "stamp": stamp}
+            for s in sorted(with_ancestors(direct))]
+
+
+def _replace_memberships(conn: Connection, rows_by_record: dict[int, list[dict]]) -> None:
+    if not rows_by_record:
+        return
+    conn.execute(delete(record_sets).where(record_sets.c.record_id.in_(list(rows_by_record))))
+    rows = [r for rs in rows_by_record.values() for r in rs]
+    if rows:
+        conn.execute(insert(record_sets), rows)
+
+
+def write_records(engine: Engine, lease_timeout_s: int, prepared: Iterable[PreparedRecord],
+                  chunk_size: int = 500, progress: Callable[[int], None] | None = None) -> WriteSummary:
+    """Add or update records atomically: all of them are written, or none."""
+    def work(conn: Connection, now: int) -> WriteSummary:
+        summary = WriteSummary()
+        for chunk in _chunks(prepared, chunk_size):
+            _check_sets_exist(conn, set().union(*(p.sets for p in chunk)))
+            _write_chunk(conn, now, chunk, summary)
+            if progress:
+                progress(len(chunk))
+        return summary
+
+    return run_write(engine, lease_timeout_s, work)
+
+
+def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summary: WriteSummary) -> None:
+    cols = records.c
+    existing = {row.local_id: row for row in conn.execute(
+        select(cols.id, cols.local_id, cols.content_hash, cols.deleted, cols.set_specs, cols.stamp,
+               cols.native_xml).where(cols.local_id.in_([p.local_id for p in chunk])))}
+    new = [p for p in chunk if p.local_id not in existing]
+    changed: list[tuple[PreparedRecord, object, set[str]]] = []
+    raw_only: list[dict] = []
+    for p in chunk:
+        row = existing.get(p.local_id)
+        if row is None:
+            continue
+        direct = split_specs(row.set_specs) | set(p.sets)
+        if row.content_hash != p.content_hash or row.deleted or direct != split_specs(row.set_specs):
+            changed.append((p, row, direct))
+        else:
+            summary.unchanged += 1
+            summary.outcomes[p.local_id] = "unchanged"
+            if row.native_xml != p.native_xml:
+                raw_only.append({"b_id": row.id, "native_xml": p.native_xml})
+
+    memberships: dict[int, list[dict]] = {}
+    diss_rows: list[dict] = []
+    if new:
+        ids = conn.execute(insert(records).returning(records.c.id, sort_by_parameter_order=True), [
+            {"local_id": p.local_id, "native_format": p.native_format, "native_xml": p.native_xml,
+             "content_hash": p.content_hash, "stamp": now, "deleted": False, "set_specs": join_specs(set(p.sets))}
+            for p in new]).scalars().all()
+        for p, rid in zip(new, ids):
+            memberships[rid] = _membership_rows(rid, set(p.sets), now)
+            diss_rows += [{"record_id": rid, "prefix": k, "xml": x, "crosswalk_version": v}
+                          for k, (x, v) in sorted(p.disseminations.items())]
+            summary.added += 1
+            summary.outcomes[p.local_id] = "added"
+    if changed:
+        updates = []
+        for p, row, direct in changed:
+            stamp = max(now, row.stamp + 1)
+            updates.append({"b_id": row.id, "native_format": p.native_format, "native_xml": p.native_xml,
+                            "content_hash": p.content_hash, "stamp": stamp, "deleted": False,
+                            "set_specs": join_specs(direct)})
+            memberships[row.id] = _membership_rows(row.id, direct, stamp)
+            diss_rows += [{"record_id": row.id, "prefix": k, "xml": x, "crosswalk_version": v}
+                          for k, (x, v) in sorted(p.disseminations.items())]
+            summary.updated += 1
+            summary.outcomes[p.local_id] = "updated"
+        conn.execute(update(records).where(records.c.id == bindparam("b_id")), updates)
+        conn.execute(delete(disseminations).where(
+            disseminations.c.record_id.in_([row.id for _, row, _ in changed])))
+    if raw_only:
+        conn.execute(update(records).where(records.c.id == bindparam("b_id")), raw_only)
+    _replace_memberships(conn, memberships)
+    if diss_rows:
+        conn.execute(insert(disseminations), diss_rows)
+
+
+def delete_record(engine: Engine, lease_timeout_s: int, local_id: str) -> bool:
+    """Turn a record into a tombstone; False if it already was one."""
+    def work(conn: Connection, now: int) -> bool:
+        row = conn.execute(select(records.c.id, records.c.deleted, records.c.stamp, records.c.set_specs)
+                           .where(records.c.local_id == local_id)).first()
+        if row is None:
+            raise RecordNotFound(local_id)
+        if row.deleted:
+            return False
+        stamp = max(now, row.stamp + 1)
+        conn.execute(update(records).where(records.c.id == row.id).values(deleted=True, stamp=stamp))
+        conn.execute(delete(disseminations).where(disseminations.c.record_id == row.id))
+        conn.execute(update(record_sets).where(record_sets.c.record_id == row.id).values(stamp=stamp))
+        return True
+
+    return run_write(engine, lease_timeout_s, work)
+
+
+def add_set(engine: Engine, lease_timeout_s: int, spec: str, name: str, description: str | None) -> None:
+    if not is_valid_spec(spec):
+        raise SetError(f"{spec!r} is not a valid setSpec (letters, digits and -_.!~*'() in parts separated by ':')")
+    if not name.strip():
+        raise SetError(f"set {spec!r} needs a non-empty name")
+
+    def work(conn: Connection, now: int) -> None:
+        existing = set(conn.execute(select(sets.c.spec).where(sets.c.spec.in_([spec, *ancestors(spec)]))).scalars())
+        if spec in existing:
+            raise SetError(f"set {spec!r} already exists")
+        missing = [a for a in ancestors(spec) if a not in existing]
+        if missing:
+            raise SetError(f"parent set {missing[0]!r} of {spec!r} does not exist; add it first")
+        conn.execute(insert(sets).values(spec=spec, name=name.strip(), description=description))
+
+    run_write(engine, lease_timeout_s, work)
+
+
+def remove_set(engine: Engine, lease_timeout_s: int, spec: str) -> int:
+    """Remove an empty-of-subsets set; its members change (their headers lose it). Returns members."""
+    def work(conn: Connection, now: int) -> int:
+        if conn.execute(select(sets.c.spec).where(sets.c.spec == spec)).first() is None:
+            raise SetError(f"set {spec!r} does not exist")
+        child = conn.execute(select(sets.c.spec).where(sets.c.spec.like(spec.replace("%", r"\%").replace("_", r"\_") + ":%", escape="\\")).limit(1)).scalar()
+        if child:
+            raise SetError(f"set {spec!r} has subset {child!r}; remove the subsets first")
+        members = conn.execute(select(records.c.id, records.c.stamp, records.c.set_specs)
+                               .join(record_sets, record_sets.c.record_id == records.c.id)
+                               .where(record_sets.c.spec == spec)).all()
+        conn.execute(delete(record_sets).where(record_sets.c.spec == spec))
+        memberships: dict[int, list[dict]] = {}
+        for row in members:
+            stamp = max(now, row.stamp + 1)
+            direct = split_specs(row.set_specs) - {spec}
+            conn.execute(update(records).where(records.c.id == row.id)
+                         .values(stamp=stamp, set_specs=join_specs(direct)))
+            memberships[row.id] = _membership_rows(row.id, direct, stamp)
+        _replace_memberships(conn, memberships)
+        conn.execute(delete(sets).where(sets.c.spec == spec))
+        return len(members)
+
+    return run_write(engine, lease_timeout_s, work)
+
+
+def record_creation_time(engine: Engine) -> None:
+    """Remember when the store was created: earliestDatestamp of an empty repository."""
+    with write_transaction(engine) as conn:
+        if conn.execute(select(repository_meta.c.key).where(repository_meta.c.key == "created_us")).first() is None:
+            conn.execute(insert(repository_meta).values(key="created_us", value=str(db_now_us(conn))))
