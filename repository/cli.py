@@ -176,3 +176,56 @@ def stats(as_json: bool) -> None:
     click.echo(f"earliest datestamp: {s['earliest_datestamp']}; latest: {s['latest_datestamp']}")
     for spec, n in sorted(s["sets"].items()):
         click.echo(f"  set {spec}: {n}")
+
+
+def _warn_generated_secret(state: AppState, workers: int) -> None:
+    if state.settings.secret_is_generated and workers > 1:
+        click.echo("note: GRANARY_SECRET_KEY is not set; workers share the generated key file. "
+                   "Set GRANARY_SECRET_KEY when several machines serve one store.", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              envvar="GRANARY_WORKERS", help="gunicorn worker processes (env GRANARY_WORKERS).")
+@click.option("--debug", is_flag=True, help="Use Flask's development server with the debugger instead.")
+def serve(host: str, port: int, workers: int, debug: bool) -> None:
+    """Serve the OAI-PMH endpoint with gunicorn."""
+    state = _state()
+    _require_schema(state)
+    _warn_generated_secret(state, workers)
+    click.echo(f"serving OAI-PMH at http://{host}:{port}/oai", err=True)
+    if debug:
+        current_app.run(host=host, port=port, debug=True, use_reloader=False)
+    else:
+        _gunicorn(state, host, port, workers)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), envvar="GRANARY_WORKERS")
+@click.option("--no-serve", is_flag=True, help="Load the demo collection and exit.")
+def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
+    """Create the store, load the demo collection, and serve it."""
+    from repository.demo.load import load_demo
+
+    state = _state()
+    upgrade(state.engine)
+    writes.record_creation_time(state.engine)
+    result = load_demo(state.settings, state.engine, state.registry)
+    w = result.written
+    click.echo(f"demo collection: {result.sets_added} sets added; records added {w.added}, updated {w.updated}, "
+               f"unchanged {w.unchanged}; withdrawn {len(result.deleted)}")
+    if no_serve:
+        return
+    click.echo(f"serving OAI-PMH at http://{host}:{port}/oai  (try ?verb=Identify)", err=True)
+    _gunicorn(state, host, port, workers)
+
+
+def _gunicorn(state: AppState, host: str, port: int, workers: int) -> None:
+    from repository.serve import serve as gunicorn_serve
+
+    state.engine.dispose()  # forked workers must open their own connections
+    gunicorn_serve(current_app._get_current_object(), host, port, workers)

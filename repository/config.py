@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPOSITORY_ID_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
+EMAIL_RE = re.compile(r"^\S+@(\S+\.)+\S+$")  # the adminEmail pattern of OAI-PMH.xsd
 
 
 class ConfigError(ValueError):
@@ -42,12 +43,17 @@ class Settings:
             raise ConfigError(
                 f"GRANARY_REPOSITORY_IDENTIFIER={repo_id!r} is not a repositoryIdentifier "
                 "(a domain name such as archive.example.org)")
+        emails = env.get("GRANARY_ADMIN_EMAIL", "admin@granary.localhost")
+        bad = [e for e in emails.split(",") if not EMAIL_RE.match(e.strip())]
+        if bad:
+            raise ConfigError(f"GRANARY_ADMIN_EMAIL: {bad[0].strip()!r} is not an e-mail address "
+                              "(OAI-PMH needs user@host.domain; separate several with commas)")
         secret, generated = _secret(env, workdir)
         return Settings(
             database_url=env.get("GRANARY_DATABASE_URL", f"sqlite:///{workdir / 'granary.db'}"),
             repository_name=env.get("GRANARY_REPOSITORY_NAME", "Granary"),
             base_url=env.get("GRANARY_BASE_URL") or None,
-            admin_email=env.get("GRANARY_ADMIN_EMAIL", "admin@localhost"),
+            admin_email=emails,
             repository_identifier=repo_id,
             secret_key=secret,
             page_size=_int(env, "GRANARY_PAGE_SIZE", 100, minimum=1),

@@ -78,9 +78,11 @@ def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Regi
                                            c.local_id, c.line))
             return None
         if c.local_id in seen:
+            advice = ("use --id-from filename if these records reuse identifiers" if ids_from_record
+                      else "give the files distinct names")
             report.problems.append(Problem(
                 c.source, f"local identifier {c.local_id!r} (from {c.id_rule}) is also used by {seen[c.local_id]}; "
-                "use --id-from filename if these records reuse identifiers", c.local_id, c.line))
+                f"{advice}", c.local_id, c.line))
             return None
         seen[c.local_id] = c.source
         issues = c.fmt.validate(c.root)

@@ -1,0 +1,1 @@
+"""The demo collection shipped with Granary: Cold War international history documents."""

@@ -1,0 +1,110 @@
+"""Incremental harvesting never misses a change, even one committed during a harvest."""
+from __future__ import annotations
+
+import threading
+import time
+
+import sqlalchemy as sa
+
+from metadata.safe_xml import parse_xml
+from repository.db.tables import write_leases
+from repository.ingest.pipeline import ingest
+from repository.ingest.prepare import prepare
+from repository.store import clock, writes
+from tests.fixtures import corpus_paths, set_datestamp
+from tests.oai import NS, harvest, oai_get
+
+
+def _response_date_of_full_harvest(client) -> tuple[str, set[str]]:
+    root = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+    date = root.findtext("oai:responseDate", namespaces=NS)
+    items, _ = harvest(client, "ListIdentifiers", metadataPrefix="oai_dc")
+    return date, {i.findtext("oai:identifier", namespaces=NS) for i in items}
+
+
+def _changed_record(registry, path, title: str):
+    data = path.read_bytes().replace(b"</title>", f" ({title})</title>".encode(), 1)
+    root = parse_xml(data, str(path)).getroot()
+    return prepare(registry, registry.format("mods"), root, path.stem, data, frozenset())
+
+
+def test_incremental_harvest_from_response_date_sees_later_changes(settings, engine, registry, client):
+    paths = corpus_paths("mods/fsu-*.xml")
+    ingest(paths, settings, engine, registry, ids_from_record=False)
+    for p in paths:
+        set_datestamp(engine, p.stem, "2001-01-01T00:00:00Z")
+    since, ids = _response_date_of_full_harvest(client)
+    assert len(ids) == 3
+    writes.write_records(engine, 60, [_changed_record(registry, paths[0], "revised")])
+    items, _ = harvest(client, "ListIdentifiers", metadataPrefix="oai_dc", **{"from": since})
+    assert {i.findtext("oai:identifier", namespaces=NS) for i in items} == {f"oai:granary.test:{paths[0].stem}"}
+
+
+def test_a_change_committed_during_a_harvest_is_not_missed(settings, engine, registry, client):
+    """A writer stamps its change, then is slow to commit; meanwhile a harvest runs.
+
+    Without the write lease the harvest's responseDate would be later than the
+    change's datestamp, and the next `from=responseDate` harvest would miss it.
+    """
+    paths = corpus_paths("mods/fsu-*.xml")
+    ingest(paths, settings, engine, registry, ids_from_record=False)
+    for p in paths:
+        set_datestamp(engine, p.stem, "2001-01-01T00:00:00Z")
+    release = threading.Event()
+    changed = _changed_record(registry, paths[1], "slow commit")
+
+    def slow_batch():
+        yield changed
+        release.wait(30)
+
+    writer = threading.Thread(target=writes.write_records, args=(engine, 60, slow_batch()))
+    writer.start()
+    try:
+        deadline = time.time() + 10
+        while _lease_count(engine) == 0 and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(1.2)  # the change's stamp is now more than a second old, not yet committed
+        since, seen = _response_date_of_full_harvest(client)
+        assert f"oai:granary.test:{paths[1].stem}" in seen  # its old version
+    finally:
+        release.set()
+        writer.join()
+    items, _ = harvest(client, "ListIdentifiers", metadataPrefix="oai_dc", **{"from": since})
+    assert f"oai:granary.test:{paths[1].stem}" in {i.findtext("oai:identifier", namespaces=NS) for i in items}
+
+
+def _lease_count(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(write_leases)).scalar_one()
+
+
+def test_watermark_ignores_leases_of_crashed_writers(engine):
+    with engine.begin() as conn:
+        conn.execute(sa.insert(write_leases).values(started=1_000_000, owner="crashed:1"))
+    with engine.connect() as conn:
+        assert clock.watermark_us(conn, 3600) > 1_000_000 * 1000
+        assert clock.watermark_us(conn, 10**12) == 1_000_000
+
+
+def test_a_failed_write_releases_its_lease(settings, engine, registry):
+    def boom():
+        yield _changed_record(registry, corpus_paths("mods/fsu-*.xml")[0], "x")
+        raise RuntimeError("disk on fire")
+
+    try:
+        writes.write_records(engine, 60, boom())
+    except RuntimeError:
+        pass
+    assert _lease_count(engine) == 0
+
+
+def test_datestamps_never_go_backwards(settings, engine, registry):
+    path = corpus_paths("mods/fsu-*.xml")[0]
+    ingest([path], settings, engine, registry, ids_from_record=False)
+    set_datestamp(engine, path.stem, "2999-01-01T00:00:00Z")  # a stamp from a clock that ran fast
+    writes.write_records(engine, 60, [_changed_record(registry, path, "later")])
+    with engine.connect() as conn:
+        from repository.db.tables import records
+
+        stamp = conn.execute(sa.select(records.c.stamp)).scalar_one()
+    assert stamp > 32472144000 * 1_000_000  # after 2999-01-01
