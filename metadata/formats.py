@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from metadata.canonical import canonicalize, to_bytes
+from metadata.canonical import canonicalize, finish, to_bytes
 from metadata.errors import SchemaValidationError, ValidationIssue
 from metadata.schemas import load_schema
 
@@ -55,6 +55,11 @@ class MetadataFormat:
     def serialize(self, root: etree._Element) -> bytes:
         """Canonical UTF-8 bytes (no XML declaration) for storage and responses."""
         return to_bytes(self.canonical(root))
+
+    def serialize_built(self, root: etree._Element) -> bytes:
+        """Bytes of a tree a crosswalk built (deterministic prefixes and order already),
+        skipping the rewrite that foreign input needs."""
+        return to_bytes(finish(root, self.namespace, self.schema_location))
 
 
 def readable_path(doc: etree._ElementTree, xpath: str | None) -> str:

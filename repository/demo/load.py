@@ -46,7 +46,7 @@ def load_demo(settings: Settings, engine: Engine, registry: Registry, demo_dir: 
             data = path.read_bytes()
             root = parse_xml(data, str(path)).getroot()
             mods.assert_valid(root, str(path))
-            yield prepare(registry, mods, root, local_id, data, frozenset(set_specs))
+            yield prepare(registry, mods, root, local_id, data, frozenset(set_specs), str(path))
 
     summary = writes.write_records(engine, lease, prepared())
     deleted = [local for local in spec.get("deleted", []) if writes.delete_record(engine, lease, local)]

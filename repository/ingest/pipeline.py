@@ -93,13 +93,13 @@ def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Regi
         report.id_rules[c.id_rule] += 1
         if report.problems:
             return None  # the batch is lost already: validate, but do not crosswalk or write
-        try:
-            return prepare(registry, c.fmt, c.root, c.local_id, _raw_bytes(c, data), sets)
-        except CrosswalkOutputError as exc:
-            report.rejected += 1
-            report.problems.append(Problem(c.source, str(exc), c.local_id, c.line))
-            return None
+        return prepare(registry, c.fmt, c.root, c.local_id, _raw_bytes(c, data), sets, c.source)
 
-    summary: WriteSummary = write_records(engine, settings.write_lease_timeout_seconds, records())
+    try:
+        summary: WriteSummary = write_records(engine, settings.write_lease_timeout_seconds, records())
+    except CrosswalkOutputError as exc:
+        report.rejected += 1
+        report.problems.append(Problem(exc.source, exc.message, exc.record))
+        raise IngestError(report) from None
     report.added, report.updated, report.unchanged = summary.added, summary.updated, summary.unchanged
     return report

@@ -22,15 +22,19 @@ from repository.store.sets import ancestors, is_valid_spec, join_specs, split_sp
 T = TypeVar("T")
 
 
+Disseminations = dict[str, tuple[bytes, str]]  # prefix -> (canonical xml, crosswalk version)
+
+
 @dataclass(frozen=True)
 class PreparedRecord:
-    """A validated record with every dissemination already rendered."""
+    """A validated record. Its disseminations are rendered only if the store needs
+    them: a re-ingested record whose content hash is unchanged skips the crosswalks."""
 
     local_id: str
     native_format: str
     native_xml: bytes
     content_hash: str
-    disseminations: dict[str, tuple[bytes, str]]  # prefix -> (canonical xml, crosswalk version)
+    render: Callable[[], Disseminations]
     sets: frozenset[str] = frozenset()
 
 
@@ -100,6 +104,11 @@ def write_records(engine: Engine, lease_timeout_s: int, prepared: Iterable[Prepa
     return run_write(engine, lease_timeout_s, work)
 
 
+def _dissemination_rows(record_id: int, p: PreparedRecord) -> list[dict]:
+    return [{"record_id": record_id, "prefix": k, "xml": x, "crosswalk_version": v}
+            for k, (x, v) in sorted(p.render().items())]
+
+
 def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summary: WriteSummary) -> None:
     cols = records.c
     existing = {row.local_id: row for row in conn.execute(
@@ -130,8 +139,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             for p in new]).scalars().all()
         for p, rid in zip(new, ids):
             memberships[rid] = _membership_rows(rid, set(p.sets), now)
-            diss_rows += [{"record_id": rid, "prefix": k, "xml": x, "crosswalk_version": v}
-                          for k, (x, v) in sorted(p.disseminations.items())]
+            diss_rows += _dissemination_rows(rid, p)
             summary.added += 1
             summary.outcomes[p.local_id] = "added"
     if changed:
@@ -142,8 +150,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
                             "content_hash": p.content_hash, "stamp": stamp, "deleted": False,
                             "set_specs": join_specs(direct)})
             memberships[row.id] = _membership_rows(row.id, direct, stamp)
-            diss_rows += [{"record_id": row.id, "prefix": k, "xml": x, "crosswalk_version": v}
-                          for k, (x, v) in sorted(p.disseminations.items())]
+            diss_rows += _dissemination_rows(row.id, p)
             summary.updated += 1
             summary.outcomes[p.local_id] = "updated"
         conn.execute(update(records).where(records.c.id == bindparam("b_id")), updates)
