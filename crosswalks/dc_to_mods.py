@@ -169,8 +169,7 @@ def _related(kind: str | None) -> Callable[[etree._Element, str, _Build], None]:
         item = b.top("relatedItem", type=kind) if kind else b.top("relatedItem")
         bare, id_type = parse_identifier(value)
         if id_type:
-            out = etree.SubElement(item, M + "identifier", type=id_type)
-            out.text = bare
+            out = b.leaf(item, "identifier", el, bare, type=id_type)
             if bare == value:
                 _mapped(el, out, value, b, f"an identifier ({id_type}) of the related item")
             elif b.rec:

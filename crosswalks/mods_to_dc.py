@@ -47,7 +47,8 @@ class _Walk:
         self.values: dict[str, list[tuple[int, str, str | None]]] = {name: [] for name in DC_ELEMENTS}
 
     def emit(self, element: str, value: str, source: etree._Element, first: bool = False) -> None:
-        """Add a DC value, with the xml:lang of the nearest MODS element that declares a language."""
+        """Add a DC value, with the xml:lang of `source` (the first part it was built from) or its nearest
+        ancestor that declares a language."""
         lang = None
         found = language_of(source, self.root)
         if found is not None:
@@ -88,7 +89,7 @@ class _Walk:
 def _title_info(el: etree._Element, w: _Walk) -> None:
     value, used = title_string(el)
     if value:
-        w.emit("title", value, el, first=el.get("type") is None or el.get("usage") == "primary")
+        w.emit("title", value, used[0], first=el.get("type") is None or el.get("usage") == "primary")
         if w.rec:
             w.parts(used, "title", value, "joined: nonSort title : subTitle. partNumber, partName")
 
@@ -99,7 +100,7 @@ def _name(el: etree._Element, w: _Walk) -> None:
         return
     terms = [t for role in el if role.tag == M + "role" for t in role if t.tag == M + "roleTerm" and text(t)]
     element = "creator" if not terms or any(_is_creator(t) for t in terms) else "contributor"
-    w.emit(element, value, el)
+    w.emit(element, value, used[0] if used else el)
     if w.rec:
         w.parts(used, element, value, "name parts joined: untyped parts, Family, Given, terms of address, dates")
         for term in terms:
@@ -141,7 +142,7 @@ def _subject(el: etree._Element, w: _Walk) -> None:
             topical = topical or child.tag not in _PLACE_AND_TIME
     if topical:
         value = "--".join(v for v, _ in heading)
-        w.emit("subject", value, el)
+        w.emit("subject", value, heading[0][1][0] if heading[0][1] else el)
         if w.rec:
             w.parts([n for _, used in heading for n in used], "subject", value,
                     "subdivisions of one heading joined with \"--\"")
@@ -152,7 +153,7 @@ def _subject(el: etree._Element, w: _Walk) -> None:
             used = [c for c in child if text(c)]
             if used:
                 value = "--".join(text(c) for c in used)
-                w.emit("coverage", value, child)
+                w.emit("coverage", value, used[0])
                 if w.rec:
                     w.parts(used, "coverage", value, "place hierarchy joined with \"--\", broadest first")
         elif child.tag == M + "cartographics":
@@ -313,7 +314,7 @@ def _related_item(el: etree._Element, w: _Walk) -> None:
         return
     element = "source" if el.get("type") == "original" else "relation"
     value = " -- ".join([v for v, _ in pieces] + ([href] if href else []))
-    w.emit(element, value, el)
+    w.emit(element, value, pieces[0][1][0] if pieces and pieces[0][1] else el)
     if not w.rec:
         return
     w.parts([n for _, used in pieces for n in used], element, value,
