@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from tqdm import tqdm
 
@@ -22,6 +22,16 @@ from repository.ingest.pipeline import IngestError, ingest
 from repository.oai.dates import datestamp
 from repository.store import queries, writes
 from repository.store.errors import StoreError
+
+
+class _FileOrCommand(AppGroup):
+    """`granary crosswalk FILE` and `granary crosswalk check`: a first argument that
+    names no subcommand is the FILE of the default subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["file", *args]
+        return super().parse_args(ctx, args)
 
 
 def _state() -> AppState:
@@ -229,3 +239,89 @@ def _gunicorn(state: AppState, host: str, port: int, workers: int) -> None:
 
     state.engine.dispose()  # forked workers must open their own connections
     gunicorn_serve(current_app._get_current_object(), host, port, workers)
+
+
+@main.group("crosswalk", cls=_FileOrCommand)
+def crosswalk_group() -> None:
+    """Show what a crosswalk does: to one file (FILE), or across the store (check)."""
+
+
+@crosswalk_group.command("file")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "target", required=True, help="Target metadataPrefix (e.g. oai_dc, mods).")
+@click.option("--report", is_flag=True, help="Explain what happened to every element and attribute.")
+@click.option("--json", "as_json", is_flag=True, help="Print the output and report as JSON.")
+def crosswalk_file(path: Path, target: str, report: bool, as_json: bool) -> None:
+    """Crosswalk the record in PATH and print the result."""
+    from crosswalks.registry import NoCrosswalkError, UnknownFormatError
+    from crosswalks.report import explain
+    from metadata.errors import MetadataError
+    from metadata.safe_xml import parse_xml
+
+    state = _state()
+    try:
+        root = parse_xml(path.read_bytes(), str(path), state.settings.max_xml_bytes).getroot()
+    except MetadataError as exc:
+        raise click.ClickException(str(exc)) from None
+    fmt = state.registry.format_for_root(root.tag)
+    if fmt is None or root.tag != fmt.root_tag:
+        raise click.ClickException(f"{path}: root element {root.tag} is not a single record of a known format")
+    for issue in fmt.validate(root):
+        click.echo(f"warning: {path}: the source is not valid {fmt.prefix}: {issue}", err=True)
+    try:
+        result = explain(root, fmt.prefix, target, state.registry)
+    except (UnknownFormatError, NoCrosswalkError) as exc:
+        raise click.ClickException(f"cannot crosswalk {fmt.prefix} to {target}: {exc}") from None
+    if as_json:
+        data = result.to_dict()
+        if not report:
+            data.pop("events")
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(result.output_bytes.decode("utf-8"))
+        if report:
+            click.echo(result.to_text())
+    if not result.valid:
+        sys.exit(2)
+
+
+@crosswalk_group.command("check")
+@click.option("--set", "set_spec", help="Only records in this set.")
+@click.option("--json", "as_json", is_flag=True)
+def crosswalk_check(set_spec: str | None, as_json: bool) -> None:
+    """For every source element path: how many records carry it, how many lose it."""
+    import time
+
+    from crosswalks.collection_check import CollectionCheck
+    from metadata.safe_xml import parse_xml
+
+    state = _state()
+    _require_schema(state)
+    check = CollectionCheck(state.registry)
+    started = time.perf_counter()
+    with state.engine.connect() as conn, tqdm(unit=" records", desc="check", disable=None, file=sys.stderr) as bar:
+        for row in queries.iter_live_records(conn, set_spec):
+            check.add(row.local_id, parse_xml(row.native_xml, row.local_id).getroot(), row.native_format)
+            bar.update(1)
+    elapsed = time.perf_counter() - started
+    result = check.result()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(result.to_text())
+        click.echo(f"checked {result.records} records in {elapsed:.1f} s", err=True)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Count what would change; write nothing.")
+def recrosswalk(dry_run: bool) -> None:
+    """Re-render disseminations made by older crosswalk versions."""
+    from repository.rederive import rederive
+
+    state = _state()
+    _require_schema(state)
+    with tqdm(unit=" records", desc="recrosswalk", disable=None, file=sys.stderr) as bar:
+        s = rederive(state.engine, state.registry, state.settings.write_lease_timeout_seconds, dry_run,
+                     progress=bar.update)
+    verb = "would re-render" if dry_run else "re-rendered"
+    click.echo(f"examined {s.examined}; {verb} {s.rerendered}; output changed (datestamp moved) for {s.changed}")

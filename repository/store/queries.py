@@ -129,3 +129,30 @@ def stats(conn: Connection) -> dict:
     latest = conn.execute(select(func.max(records.c.stamp))).scalar()
     return {"records": sum(by_format.values()), "deleted": int(deleted), "by_format": by_format,
             "sets": per_set, "latest_stamp": latest, "earliest_stamp": earliest_stamp(conn)}
+
+
+def iter_live_records(conn: Connection, set_spec: str | None = None, batch: int = 500):
+    """(id, local_id, native_format, native_xml, stamp) of every live record, in id order,
+    fetched in keyset batches so a whole collection never sits in memory."""
+    after = 0
+    while True:
+        stmt = (select(records.c.id, records.c.local_id, records.c.native_format, records.c.native_xml,
+                       records.c.stamp)
+                .where(records.c.deleted.is_(False), records.c.id > after).order_by(records.c.id).limit(batch))
+        if set_spec is not None:
+            stmt = stmt.where(records.c.id.in_(select(record_sets.c.record_id).where(record_sets.c.spec == set_spec)))
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].id
+
+
+def disseminations_of(conn: Connection, record_ids: list[int]) -> dict[int, dict[str, tuple[bytes, str]]]:
+    out: dict[int, dict[str, tuple[bytes, str]]] = {}
+    rows = conn.execute(select(disseminations.c.record_id, disseminations.c.prefix, disseminations.c.xml,
+                               disseminations.c.crosswalk_version)
+                        .where(disseminations.c.record_id.in_(record_ids))).all()
+    for r in rows:
+        out.setdefault(r.record_id, {})[r.prefix] = (r.xml, r.crosswalk_version)
+    return out
