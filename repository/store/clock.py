@@ -16,7 +16,7 @@ import socket
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from repository.db.engine import db_now_us
+from repository.db.engine import db_now_us, read_clock_us
 from repository.db.tables import write_leases
 
 _OWNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -47,7 +47,7 @@ def watermark_us(conn: Connection, lease_timeout_s: int) -> int:
     A lease older than the timeout belongs to a crashed writer and is ignored,
     so one killed process cannot freeze harvests for ever.
     """
-    now = db_now_us(conn)
+    now = read_clock_us(conn)
     oldest = conn.execute(select(func.min(write_leases.c.started))
                           .where(write_leases.c.started > now - lease_timeout_s * 1_000_000)).scalar()
     return now if oldest is None else min(now, int(oldest))
