@@ -274,9 +274,6 @@ def test_demo_no_serve_loads_the_collection(granary):
     assert sorted(line.split("\t")[0] for line in listed) == sorted(s["spec"] for s in collection["sets"])
 
 
-@pytest.mark.xfail(strict=True, reason="known bug in repository/demo/load.py: every run re-writes the withdrawn record "
-                   "(un-deleting it: 'updated 1') and then withdraws it again ('withdrawn 1'), so its "
-                   "datestamp moves on each run")
 def test_demo_second_run_changes_nothing(granary):
     """The loader promises idempotence: running the demo again finds everything unchanged
     and moves no datestamp, so harvesters are not sent anything anew."""

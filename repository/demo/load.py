@@ -39,9 +39,15 @@ def load_demo(settings: Settings, engine: Engine, registry: Registry, demo_dir: 
             writes.add_set(engine, lease, s["spec"], s["name"], s.get("description"))
             added += 1
     mods = registry.format("mods")
+    withdrawn = set(spec.get("deleted", []))
+    with engine.connect() as conn:
+        # A withdrawn record already in the store stays a tombstone: writing it again would revive it.
+        tombstones = {local for local in withdrawn if (row := queries.get_record(conn, local, None)) and row.deleted}
 
     def prepared():
         for local_id, set_specs in sorted(spec["records"].items()):
+            if local_id in tombstones:
+                continue
             path = demo_dir / "records" / f"{local_id}.xml"
             data = path.read_bytes()
             root = parse_xml(data, str(path)).getroot()
@@ -49,5 +55,6 @@ def load_demo(settings: Settings, engine: Engine, registry: Registry, demo_dir: 
             yield prepare(registry, mods, root, local_id, data, frozenset(set_specs), str(path))
 
     summary = writes.write_records(engine, lease, prepared())
-    deleted = [local for local in spec.get("deleted", []) if writes.delete_record(engine, lease, local)]
+    summary.unchanged += len(tombstones)
+    deleted = [local for local in sorted(withdrawn - tombstones) if writes.delete_record(engine, lease, local)]
     return DemoSummary(added, summary, deleted)
