@@ -1,0 +1,157 @@
+"""Build a store from a generated corpus through the `granary` CLI, and time it.
+
+    python benchmarks/load.py --size 10000 --db sqlite|postgres [--keep]
+
+Steps, each a subprocess with the store's environment:
+  1. `granary init`, then `granary sets add` for the hierarchy (parents first);
+  2. ingest: one `granary ingest FILES... --set S...` per group of files sharing
+     their sets (wall time, records/s, peak RSS of each process);
+  3. re-ingest of the whole corpus directory in one `granary ingest` (every
+     record must come back unchanged, and no datestamp may move);
+  4. withdrawals of ~2% of the records: one real `granary delete` is timed, the
+     rest go through the same store call (`writes.delete_record`) in one process,
+     since 20,000 interpreter start-ups would measure Python, not Granary;
+  5. after a one-second pause, `granary ingest` of 1,000 modified records: the
+     "last 1,000 changes" that a `from` harvest must find. `from_datestamp` is
+     the first whole second after the deletions.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import GRANARY, OUT, Store, db_size_bytes, make_store, run_measured  # noqa: E402
+from generate import generate  # noqa: E402
+
+SUMMARY_RE = re.compile(r"added (\d+), updated (\d+), unchanged (\d+)")
+
+
+def _granary(store: Store, *args: str, timeout: float = 3600):
+    m = run_measured([GRANARY, *args], store.env(), store.workdir, timeout)
+    if m.returncode != 0:
+        raise RuntimeError(f"granary {' '.join(args[:3])} ... failed ({m.returncode}):\n{m.stderr[-3000:]}")
+    return m
+
+
+def _counts(text: str) -> tuple[int, int, int]:
+    found = SUMMARY_RE.search(text)
+    if not found:
+        raise RuntimeError(f"no ingest summary in: {text[-500:]}")
+    return tuple(int(x) for x in found.groups())  # type: ignore[return-value]
+
+
+def stamps_digest(store: Store) -> tuple[int, int, int]:
+    """(count, sum of stamps, max stamp) of the records: moves if any datestamp moves."""
+    from sqlalchemy import create_engine, text
+    eng = create_engine(store.url)
+    try:
+        with eng.connect() as conn:
+            n, s, mx = conn.execute(text("SELECT count(*), sum(stamp % 1000000007), max(stamp) FROM records")).one()
+            return int(n), int(s or 0), int(mx or 0)
+    finally:
+        eng.dispose()
+
+
+def build(store: Store, corpus: Path, manifest: dict, log=print) -> dict:
+    res: dict = {"db": store.db, "size": manifest["size"]}
+    _granary(store, "init")
+    t0 = time.perf_counter()
+    for s in sorted(manifest["sets"], key=lambda s: s["spec"].count(":")):
+        args = ["sets", "add", s["spec"], s["name"]]
+        if s.get("description"):
+            args += ["--description", s["description"]]
+        _granary(store, *args)
+    res["sets_add_seconds"] = round(time.perf_counter() - t0, 2)
+
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for f in manifest["files"]:
+        groups.setdefault(tuple(f["sets"]), []).append(str(corpus / f["path"]))
+    wall = 0.0
+    peak = 0
+    added = 0
+    calls = []
+    for specs, files in groups.items():
+        args = ["ingest", *files]
+        for s in specs:
+            args += ["--set", s]
+        m = _granary(store, *args)
+        a, u, _ = _counts(m.stdout)
+        added += a + u
+        wall += m.wall
+        peak = max(peak, m.peak_rss)
+        calls.append({"records": a + u, "seconds": round(m.wall, 2), "peak_rss_mb": round(m.peak_rss / 1e6, 1)})
+        log(f"  ingest {'+'.join(specs)}: {a + u} records in {m.wall:.1f}s, peak RSS {m.peak_rss / 1e6:.0f} MB")
+    if added != manifest["size"]:
+        raise RuntimeError(f"ingested {added} records, expected {manifest['size']}")
+    res["ingest"] = {"records": added, "seconds": round(wall, 2), "records_per_s": round(added / wall, 1),
+                     "peak_rss_mb": round(peak / 1e6, 1), "processes": len(calls), "calls": calls}
+    log(f"  ingest: {added} records in {wall:.1f}s = {added / wall:.0f}/s, peak RSS {peak / 1e6:.0f} MB")
+
+    before = stamps_digest(store)
+    m = _granary(store, "ingest", *(str(corpus / f["path"]) for f in manifest["files"]))
+    a, u, unchanged = _counts(m.stdout)
+    after = stamps_digest(store)
+    res["reingest"] = {"records": unchanged, "added": a, "updated": u, "seconds": round(m.wall, 2),
+                       "records_per_s": round(manifest["size"] / m.wall, 1), "peak_rss_mb": round(m.peak_rss / 1e6, 1),
+                       "stamps_unchanged": before == after}
+    log(f"  re-ingest: unchanged {unchanged}, added {a}, updated {u} in {m.wall:.1f}s "
+        f"= {manifest['size'] / m.wall:.0f}/s, peak RSS {m.peak_rss / 1e6:.0f} MB, datestamps kept: {before == after}")
+
+    deleted = manifest["deleted"]
+    m1 = _granary(store, "delete", deleted[0])
+    t0 = time.perf_counter()
+    m = run_measured([sys.executable, str(Path(__file__)), "_delete-many", json.dumps(deleted[1:])],
+                     store.env(), store.workdir, 3600)
+    if m.returncode != 0:
+        raise RuntimeError(f"deletions failed:\n{m.stderr[-3000:]}")
+    dt = time.perf_counter() - t0
+    res["delete"] = {"records": len(deleted), "cli_one_seconds": round(m1.wall, 3),
+                     "in_process_per_s": round((len(deleted) - 1) / dt, 1)}
+    log(f"  delete: 1 via `granary delete` in {m1.wall:.2f}s; {len(deleted) - 1} more at "
+        f"{(len(deleted) - 1) / dt:.0f}/s in one process")
+
+    # The touch: strictly after every earlier change, in a later whole second.
+    time.sleep(1.0 - (time.time() % 1.0) + 0.05)
+    from_s = int(time.time())
+    m = _granary(store, "ingest", str(corpus / manifest["touch_file"]))
+    a, u, unchanged = _counts(m.stdout)
+    res["touch"] = {"updated": u, "seconds": round(m.wall, 2),
+                    "from": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(from_s))}
+    log(f"  touch: {u} records updated in {m.wall:.1f}s; from={res['touch']['from']}")
+    res["db_bytes"] = db_size_bytes(store)
+    return res
+
+
+def _delete_many(ids: list[str]) -> None:
+    from repository.app import create_app
+    from repository.store import writes
+    app = create_app()
+    state = app.extensions["granary"]
+    for local in ids:
+        writes.delete_record(state.engine, state.settings.write_lease_timeout_seconds, local)
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "_delete-many":
+        _delete_many(json.loads(sys.argv[2]))
+        return
+    ap = argparse.ArgumentParser(description="Build and time a benchmark store.")
+    ap.add_argument("--size", type=int, required=True)
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    manifest = generate(a.size, a.seed, OUT)
+    store = make_store(a.db, f"{a.size}-load")
+    res = build(store, OUT / f"corpus-{a.size}", manifest)
+    print(json.dumps(res, indent=1))
+    print(f"store kept: {store.url}")
+
+
+if __name__ == "__main__":
+    main()
