@@ -17,17 +17,13 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _SCHEMA_LOCATION = f"{{{XSI}}}schemaLocation"
 
 
-def _attr_key(item: tuple[str, str]) -> tuple[str, str]:
-    q = etree.QName(item[0])
-    return (q.namespace or "", q.localname)
-
-
 def _sort_attributes(el: etree._Element) -> None:
-    items = el.items()
-    ordered = sorted(items, key=_attr_key)
-    if ordered != items:
+    """Attributes in order of their Clark names: unqualified ones first, then by namespace."""
+    keys = el.keys()
+    if keys != sorted(keys):
+        items = sorted(el.items())
         el.attrib.clear()
-        for k, v in ordered:
+        for k, v in items:
             el.set(k, v)
 
 

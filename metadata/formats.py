@@ -5,6 +5,7 @@ validated and serialized through them, so a format is defined in one place.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -38,11 +39,13 @@ class MetadataFormat:
             return [ValidationIssue(root.sourceline or 0, f"/{root.tag}",
                                     f"root element must be {self.root_tag}, found {root.tag}")]
         schema = load_schema(self.schema_file)
-        # Validate a standalone copy so that the path and line refer to the record itself.
-        doc = etree.ElementTree(root) if root.getparent() is None else etree.ElementTree(_detached(root))
-        if schema.validate(doc):
+        # lxml validates a nested element in place (as the root of a fake document):
+        # lines stay those of the source file, and nothing is copied.
+        if schema.validate(root):
             return []
-        return [ValidationIssue(e.line, readable_path(doc, e.path), e.message) for e in schema.error_log]
+        doc = etree.ElementTree(root) if root.getparent() is None else None
+        return [ValidationIssue(e.line, readable_path(doc, e.path) if doc is not None else _relative(root, e.path),
+                                e.message) for e in schema.error_log]
 
     def assert_valid(self, root: etree._Element, source: str) -> None:
         issues = self.validate(root)
@@ -91,12 +94,10 @@ def readable_path(doc: etree._ElementTree, xpath: str | None) -> str:
     return "/" + "/".join(reversed(steps))
 
 
-def _detached(el: etree._Element) -> etree._Element:
-    """A copy of a nested record that keeps its source line numbers."""
-    copy = etree.fromstring(etree.tostring(el))
-    for a, b in zip(el.iter(), copy.iter()):
-        b.sourceline = a.sourceline
-    return copy
+def _relative(root: etree._Element, xpath: str | None) -> str:
+    """A readable path for an error inside a nested record, from the record's root."""
+    doc = etree.ElementTree(copy.deepcopy(root))
+    return readable_path(doc, xpath)
 
 
 MODS = MetadataFormat(

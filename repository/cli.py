@@ -18,7 +18,7 @@ from tqdm import tqdm
 from repository.app import AppState, create_app
 from repository.config import ConfigError
 from repository.db.migrate import is_current, upgrade
-from repository.ingest.pipeline import IngestError, ingest
+from repository.ingest.pipeline import IngestError, auto_jobs, ingest
 from repository.oai.dates import datestamp
 from repository.store import queries, writes
 from repository.store.errors import StoreError
@@ -79,15 +79,19 @@ def init() -> None:
               help="Accept only records in this format.")
 @click.option("--id-from", type=click.Choice(["record", "filename"]), default="record", show_default=True,
               help="Take local identifiers from the record's own identifiers, or from file names.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Worker processes that parse, validate and crosswalk (default: one per core for "
+                   "directories, archives and many files; else 1).")
 def ingest_command(paths: tuple[Path, ...], set_specs: tuple[str, ...], only_format: str | None,
-                   id_from: str) -> None:
+                   id_from: str, jobs: int | None) -> None:
     """Load records from files, directories, zip archives and saved OAI-PMH responses."""
     state = _state()
     _require_schema(state)
     with tqdm(unit=" records", desc="ingest", disable=None, file=sys.stderr) as bar:
         try:
             report = ingest(list(paths), state.settings, state.engine, state.registry, frozenset(set_specs),
-                            only_format, id_from == "record", progress=bar.update)
+                            only_format, id_from == "record", progress=bar.update,
+                            jobs=jobs or auto_jobs(list(paths)))
         except IngestError as exc:
             bar.close()
             for problem in exc.report.problems:

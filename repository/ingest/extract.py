@@ -9,6 +9,7 @@ last the file name.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -34,6 +35,7 @@ class Candidate:
     root: etree._Element
     local_id: str
     id_rule: str
+    validated: bool = False  # checked already, as part of its valid collection
 
 
 @dataclass
@@ -112,16 +114,16 @@ def extract(doc: SourceDocument, registry: Registry, max_bytes: int, ids_from_re
         return Extracted([], [Problem(doc.name, f"root element {root.tag} is not a record of a known format "
                                                 f"({known}), a mods:modsCollection or an OAI-PMH response",
                                       line=root.sourceline)])
-    if root.tag != fmt.root_tag:  # a collection: its own wrapper must be valid too
-        issues = fmt.validate(root)
-        if issues:
-            return Extracted([], [issue_problem(doc.name, None, i) for i in issues])
+    if root.tag != fmt.root_tag:  # a collection: validated whole, so its wrapper is checked too
         members = [el for el in root if el.tag == fmt.root_tag]
         out = []
         for n, el in enumerate(members, 1):
             local, rule = _local_id(el, f"{_file_stem(doc.name)}-{n}", "file name and position in the collection",
-                                   ids_from_record)
-            out.append(Candidate(doc.name, el.sourceline, fmt, el, normalize_local_id(local), rule))
+                                    ids_from_record)
+            out.append(Candidate(doc.name, el.sourceline, fmt, el, normalize_local_id(local), rule, True))
+        issues = fmt.validate(root)
+        if issues:
+            return Extracted([], [issue_problem(doc.name, _member_named(issue.path, out), issue) for issue in issues])
         return Extracted(out, [])
     local, rule = _local_id(root, _file_stem(doc.name), "file name", ids_from_record)
     return Extracted([Candidate(doc.name, root.sourceline, fmt, root, normalize_local_id(local), rule)], [])
@@ -156,6 +158,15 @@ def _from_oai_response(doc: SourceDocument, root: etree._Element, registry: Regi
     if not out and not problems and root.find(f"{o}error") is not None:
         problems.append(Problem(doc.name, f"the saved response is an OAI-PMH error: {_text(root.find(f'{o}error'))}"))
     return Extracted(out, problems, tombstones)
+
+
+def _member_named(path: str, members: list[Candidate]) -> str | None:
+    """The local id of the collection member a validation path points into, if any."""
+    m = re.match(r"^/[^/]+/[^/\[]+(?:\[(\d+)\])?", path or "")
+    if not m or path.count("/") < 2:
+        return None
+    index = int(m.group(1) or 1) - 1
+    return members[index].local_id if 0 <= index < len(members) else None
 
 
 def issue_problem(source: str, record: str | None, issue: ValidationIssue) -> Problem:

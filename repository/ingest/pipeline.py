@@ -1,26 +1,31 @@
 """`granary ingest`: validate every record, then write them all in one transaction.
 
-Records are parsed, validated and written in one streaming pass inside a single
-transaction. After the first problem nothing more is written, but validation
-goes on so that the librarian sees every bad record at once; then the
+Documents are staged (parsed, validated, canonicalized, crosswalked) in order,
+in worker processes when `jobs` > 1, and written in one streaming pass inside a
+single transaction. After the first problem nothing more is written, but
+staging goes on so that the librarian sees every bad record at once; then the
 transaction rolls back and the store is exactly as it was.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
 from sqlalchemy import Engine
 
 from crosswalks.registry import Registry
+from metadata.safe_xml import parse_xml
 from repository.config import Settings
-from repository.ingest.extract import Candidate, Problem, extract, issue_problem
-from repository.ingest.prepare import CrosswalkOutputError, prepare
+from repository.ingest.extract import Problem
+from repository.ingest.parallel import staged_in_workers
+from repository.ingest.prepare import CrosswalkOutputError, render
 from repository.ingest.sources import SourceError, documents
-from repository.store.writes import PreparedRecord, WriteSummary, write_records
+from repository.ingest.stage import StagedDocument, StagedRecord, StageOptions, stage_document
+from repository.store.queries import content_hashes
+from repository.store.writes import Disseminations, PreparedRecord, WriteSummary, write_records
 
 
 @dataclass
@@ -42,58 +47,57 @@ class IngestError(Exception):
         super().__init__(f"{len(report.problems)} problem(s); nothing was written")
 
 
-def _raw_bytes(c: Candidate, data: bytes) -> bytes:
-    """The record exactly as ingested: the whole file for a single record, else its element."""
-    if c.root.getparent() is None:
-        return data
-    return etree.tostring(c.root, encoding="utf-8")
+def auto_jobs(paths: list[Path]) -> int:
+    """Worker processes pay off for directories, archives and many files, not for one file."""
+    many = len(paths) > 16 or any(p.is_dir() or p.suffix.lower() == ".zip" for p in paths)
+    return (os.cpu_count() or 1) if many else 1
 
 
 def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Registry,
            sets: frozenset[str] = frozenset(), only_format: str | None = None, ids_from_record: bool = True,
-           progress: Callable[[int], None] | None = None) -> IngestReport:
+           progress: Callable[[int], None] | None = None, jobs: int = 1) -> IngestReport:
+    """Ingest `paths` atomically. With jobs > 1 the installed (default) registry is used in workers."""
     report = IngestReport()
     seen: dict[str, str] = {}
+    options = StageOptions(settings.max_xml_bytes, ids_from_record, only_format)
+
+    def known(local_ids: list[str]) -> dict[str, str]:
+        with engine.connect() as conn:
+            return content_hashes(conn, local_ids)
+
+    def staged() -> Iterator[StagedDocument]:
+        docs = documents(paths, settings.max_xml_bytes)
+        if jobs > 1:
+            yield from staged_in_workers(docs, options, settings.database_url, jobs)
+        else:
+            for doc in docs:
+                yield stage_document(doc, registry, options, known)
 
     def records() -> Iterator[PreparedRecord]:
         try:
-            for doc in documents(paths, settings.max_xml_bytes):
-                found = extract(doc, registry, settings.max_xml_bytes, ids_from_record)
-                report.problems += found.problems
-                report.skipped_deleted += found.tombstones
-                for c in found.candidates:
-                    prepared = _check(c, doc.data)
-                    if prepared is not None and not report.problems:
-                        yield prepared
+            for doc in staged():
+                report.problems += doc.problems
+                report.rejected += doc.rejected
+                report.skipped_deleted += doc.tombstones
+                for r in doc.records:
                     if progress:
                         progress(1)
+                    if r.local_id in seen:
+                        advice = ("use --id-from filename if these records reuse identifiers" if ids_from_record
+                                  else "give the files distinct names")
+                        report.problems.append(Problem(
+                            r.source, f"local identifier {r.local_id!r} (from {r.id_rule}) is also used by "
+                            f"{seen[r.local_id]}; {advice}", r.local_id, r.line))
+                        continue
+                    seen[r.local_id] = r.source
+                    report.id_rules[r.id_rule] += 1
+                    if not report.problems:
+                        yield PreparedRecord(r.local_id, r.native_format, r.raw, r.content_hash,
+                                             _renderer(registry, r), sets)
         except SourceError as exc:
             report.problems.append(Problem(exc.source, exc.message))
         if report.problems:
             raise IngestError(report)
-
-    def _check(c: Candidate, data: bytes) -> PreparedRecord | None:
-        if only_format and c.fmt.prefix != only_format:
-            report.problems.append(Problem(c.source, f"record is {c.fmt.prefix}, but --format {only_format} was given",
-                                           c.local_id, c.line))
-            return None
-        if c.local_id in seen:
-            advice = ("use --id-from filename if these records reuse identifiers" if ids_from_record
-                      else "give the files distinct names")
-            report.problems.append(Problem(
-                c.source, f"local identifier {c.local_id!r} (from {c.id_rule}) is also used by {seen[c.local_id]}; "
-                f"{advice}", c.local_id, c.line))
-            return None
-        seen[c.local_id] = c.source
-        issues = c.fmt.validate(c.root)
-        if issues:
-            report.rejected += 1
-            report.problems += [issue_problem(c.source, c.local_id, i) for i in issues[:5]]
-            return None
-        report.id_rules[c.id_rule] += 1
-        if report.problems:
-            return None  # the batch is lost already: validate, but do not crosswalk or write
-        return prepare(registry, c.fmt, c.root, c.local_id, _raw_bytes(c, data), sets, c.source)
 
     try:
         summary: WriteSummary = write_records(engine, settings.write_lease_timeout_seconds, records())
@@ -103,3 +107,17 @@ def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Regi
         raise IngestError(report) from None
     report.added, report.updated, report.unchanged = summary.added, summary.updated, summary.unchanged
     return report
+
+
+def _renderer(registry: Registry, r: StagedRecord) -> Callable[[], Disseminations]:
+    """The staged disseminations, or, if staging skipped them because the store had this
+    content and the store has changed since, a fresh rendering from the raw record."""
+    if r.disseminations is not None:
+        return lambda: r.disseminations
+
+    def fresh() -> Disseminations:
+        fmt = registry.format(r.native_format)
+        root = parse_xml(r.raw, r.source).getroot()
+        return render(registry, fmt, root, fmt.serialize(root), r.source, r.local_id)
+
+    return fresh

@@ -98,6 +98,14 @@ def earliest_stamp(conn: Connection) -> int | None:
     return int(created) if created is not None else None
 
 
+def content_hashes(conn: Connection, local_ids: list[str]) -> dict[str, str]:
+    """local_id -> content hash of the live records among `local_ids`."""
+    if not local_ids:
+        return {}
+    return dict(conn.execute(select(records.c.local_id, records.c.content_hash)
+                             .where(records.c.local_id.in_(local_ids), records.c.deleted.is_(False))).all())
+
+
 def first_local_id(conn: Connection) -> str | None:
     return conn.execute(select(records.c.local_id).order_by(records.c.id).limit(1)).scalar()
 
