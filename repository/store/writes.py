@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
 
 from repository.db.engine import db_now_us, write_transaction
 from repository.db.tables import disseminations, record_sets, records, repository_meta, sets
@@ -75,18 +75,32 @@ def _check_sets_exist(conn: Connection, specs: set[str]) -> None:
         raise SetError(f"set {missing[0]!r} does not exist; create it first with `granary sets add {missing[0]} NAME`")
 
 
-def _membership_rows(record_id: int, direct: set[str], stamp: int) -> list[dict]:
-    return [{"record_id": record_id, "spec": s, "direct": s in direct, "stamp": stamp}
-            for s in sorted(with_ancestors(direct))]
+def _membership_rows(record_id: int, direct: set[str], stamp: int) -> list[tuple]:
+    return [(record_id, s, s in direct, stamp) for s in sorted(with_ancestors(direct))]
 
 
-def _replace_memberships(conn: Connection, rows_by_record: dict[int, list[dict]]) -> None:
+def insert_many(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """executemany straight on the driver: bulk ingest spends most of its write time
+    building SQLAlchemy parameter dicts otherwise."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
+
+
+_MEMBERSHIP_COLUMNS = ("record_id", "spec", "direct", "stamp")
+_DISSEMINATION_COLUMNS = ("record_id", "prefix", "xml", "crosswalk_version")
+_RECORD_COLUMNS = ("local_id", "native_format", "native_xml", "content_hash", "stamp", "deleted", "set_specs")
+
+
+def _replace_memberships(conn: Connection, rows_by_record: dict[int, list[tuple]], fresh: bool = False) -> None:
+    """Replace the memberships of these records (`fresh`: they have none yet)."""
     if not rows_by_record:
         return
-    conn.execute(delete(record_sets).where(record_sets.c.record_id.in_(list(rows_by_record))))
-    rows = [r for rs in rows_by_record.values() for r in rs]
-    if rows:
-        conn.execute(insert(record_sets), rows)
+    if not fresh:
+        conn.execute(delete(record_sets).where(record_sets.c.record_id.in_(list(rows_by_record))))
+    insert_many(conn, record_sets, _MEMBERSHIP_COLUMNS, [r for rs in rows_by_record.values() for r in rs])
 
 
 def write_records(engine: Engine, lease_timeout_s: int, prepared: Iterable[PreparedRecord],
@@ -104,9 +118,8 @@ def write_records(engine: Engine, lease_timeout_s: int, prepared: Iterable[Prepa
     return run_write(engine, lease_timeout_s, work)
 
 
-def _dissemination_rows(record_id: int, p: PreparedRecord) -> list[dict]:
-    return [{"record_id": record_id, "prefix": k, "xml": x, "crosswalk_version": v}
-            for k, (x, v) in sorted(p.render().items())]
+def _dissemination_rows(record_id: int, p: PreparedRecord) -> list[tuple]:
+    return [(record_id, k, x, v) for k, (x, v) in sorted(p.render().items())]
 
 
 def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summary: WriteSummary) -> None:
@@ -130,15 +143,17 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             if row.native_xml != p.native_xml:
                 raw_only.append({"b_id": row.id, "native_xml": p.native_xml})
 
-    memberships: dict[int, list[dict]] = {}
-    diss_rows: list[dict] = []
+    new_memberships: dict[int, list[tuple]] = {}
+    memberships: dict[int, list[tuple]] = {}
+    diss_rows: list[tuple] = []
     if new:
-        ids = conn.execute(insert(records).returning(records.c.id, sort_by_parameter_order=True), [
-            {"local_id": p.local_id, "native_format": p.native_format, "native_xml": p.native_xml,
-             "content_hash": p.content_hash, "stamp": now, "deleted": False, "set_specs": join_specs(set(p.sets))}
-            for p in new]).scalars().all()
-        for p, rid in zip(new, ids):
-            memberships[rid] = _membership_rows(rid, set(p.sets), now)
+        insert_many(conn, records, _RECORD_COLUMNS, [
+            (p.local_id, p.native_format, p.native_xml, p.content_hash, now, False, join_specs(set(p.sets)))
+            for p in new])
+        ids = dict(conn.execute(select(cols.local_id, cols.id).where(cols.local_id.in_([p.local_id for p in new]))).all())
+        for p in new:
+            rid = ids[p.local_id]
+            new_memberships[rid] = _membership_rows(rid, set(p.sets), now)
             diss_rows += _dissemination_rows(rid, p)
             summary.added += 1
             summary.outcomes[p.local_id] = "added"
@@ -158,9 +173,9 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             disseminations.c.record_id.in_([row.id for _, row, _ in changed])))
     if raw_only:
         conn.execute(update(records).where(records.c.id == bindparam("b_id")), raw_only)
+    _replace_memberships(conn, new_memberships, fresh=True)
     _replace_memberships(conn, memberships)
-    if diss_rows:
-        conn.execute(insert(disseminations), diss_rows)
+    insert_many(conn, disseminations, _DISSEMINATION_COLUMNS, diss_rows)
 
 
 def delete_record(engine: Engine, lease_timeout_s: int, local_id: str) -> bool:
@@ -211,7 +226,7 @@ def remove_set(engine: Engine, lease_timeout_s: int, spec: str) -> int:
                                .join(record_sets, record_sets.c.record_id == records.c.id)
                                .where(record_sets.c.spec == spec)).all()
         conn.execute(delete(record_sets).where(record_sets.c.spec == spec))
-        memberships: dict[int, list[dict]] = {}
+        memberships: dict[int, list[tuple]] = {}
         for row in members:
             stamp = max(now, row.stamp + 1)
             direct = split_specs(row.set_specs) - {spec}
