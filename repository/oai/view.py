@@ -46,10 +46,12 @@ def endpoint() -> Response:
     except OAIError as exc:
         reply = Reply(now_datestamp(), [envelope.errors(exc.errors)])
         echo = echo if exc.echo_request else None
-    body = _chunks(reply, base_url, echo)
+    chunks = _chunks(reply, base_url, echo)
     headers = {"Vary": "Accept-Encoding"}
     encoding = compression.negotiate(request.headers.get("Accept-Encoding", ""))
     if encoding:
-        body = compression.compress(body, encoding)
         headers["Content-Encoding"] = encoding
+        body = compression.compress(chunks, encoding)
+    else:
+        body = b"".join(chunks)  # one page at most: sent with a Content-Length, in one write
     return Response(body, status=200, content_type="text/xml; charset=utf-8", headers=headers)
