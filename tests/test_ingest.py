@@ -212,6 +212,10 @@ def test_set_admin_validates_specs_and_parents(engine):
         writes.add_set(engine, 60, "bad spec", "x", None)
     with pytest.raises(SetError, match="parent set"):
         writes.add_set(engine, 60, "a:b", "x", None)
+    with pytest.raises(SetError, match="XML 1.0"):
+        writes.add_set(engine, 60, "a", "bell\x07", None)
+    with pytest.raises(SetError, match="XML 1.0"):
+        writes.add_set(engine, 60, "a", "A", "form feed \x0c")
     writes.add_set(engine, 60, "a", "A", None)
     with pytest.raises(SetError, match="already exists"):
         writes.add_set(engine, 60, "a", "A", None)

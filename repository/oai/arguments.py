@@ -6,8 +6,9 @@ badArgument.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from metadata.xmlchars import has_non_xml_chars, strip_non_xml_chars
 
 from repository.oai.errors import Code, OAIError
 
@@ -29,18 +30,6 @@ RULES: dict[str, VerbRule] = {
     "ListMetadataFormats": VerbRule(optional=frozenset({"identifier"})),
     "ListSets": VerbRule(exclusive="resumptionToken"),
 }
-
-# XML 1.0 Char production: anything else can never be written into a response.
-_NOT_XML_CHAR = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def has_non_xml_chars(value: str) -> bool:
-    return bool(_NOT_XML_CHAR.search(value))
-
-
-def strip_non_xml_chars(value: str) -> str:
-    return _NOT_XML_CHAR.sub("\ufffd", value)
-
 
 def validate(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
     """(verb, arguments) of a request given as its (key, value) pairs in order."""

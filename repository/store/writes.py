@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
 
+from metadata.xmlchars import has_non_xml_chars
 from repository.db.engine import db_now_us, write_transaction
 from repository.db.tables import disseminations, record_sets, records, repository_meta, sets
 from repository.store import clock
@@ -201,6 +202,9 @@ def add_set(engine: Engine, lease_timeout_s: int, spec: str, name: str, descript
         raise SetError(f"{spec!r} is not a valid setSpec (letters, digits and -_.!~*'() in parts separated by ':')")
     if not name.strip():
         raise SetError(f"set {spec!r} needs a non-empty name")
+    for label, value in (("name", name), ("description", description or "")):
+        if has_non_xml_chars(value):
+            raise SetError(f"the {label} of set {spec!r} contains characters that XML 1.0 does not allow")
 
     def work(conn: Connection, now: int) -> None:
         existing = set(conn.execute(select(sets.c.spec).where(sets.c.spec.in_([spec, *ancestors(spec)]))).scalars())
