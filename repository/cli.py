@@ -139,7 +139,8 @@ def sets_list() -> None:
         counts = queries.stats(conn)["sets"]
         rows = queries.list_sets(conn, None, 1_000_000)
     for row in rows:
-        click.echo(f"{row.spec}\t{row.name}\t{counts.get(row.spec, 0)} records")
+        n = counts.get(row.spec, {"live": 0, "deleted": 0})
+        click.echo(f"{row.spec}\t{row.name}\t{n['live']} records" + (f", {n['deleted']} deleted" if n["deleted"] else ""))
     if not rows:
         click.echo("no sets")
 
@@ -189,7 +190,7 @@ def stats(as_json: bool) -> None:
         click.echo(f"  native {fmt}: {n}")
     click.echo(f"earliest datestamp: {s['earliest_datestamp']}; latest: {s['latest_datestamp']}")
     for spec, n in sorted(s["sets"].items()):
-        click.echo(f"  set {spec}: {n}")
+        click.echo(f"  set {spec}: {n['live']} live, {n['deleted']} deleted")
 
 
 def _warn_generated_secret(state: AppState, workers: int) -> None:

@@ -244,7 +244,8 @@ def test_stats_text_and_json_agree(ready):
     data = json.loads(ready("stats", "--json").output)
     assert data["records"] == len(STANFORD) - 1 and data["deleted"] == 1
     assert data["by_format"] == {"mods": len(STANFORD) - 1}
-    assert data["sets"] == {"maps": len(STANFORD), "maps:world": len(STANFORD)}
+    n = {"live": len(STANFORD) - 1, "deleted": 1}
+    assert data["sets"] == {"maps": n, "maps:world": n}
     stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
     assert stamp.match(data["earliest_datestamp"]) and stamp.match(data["latest_datestamp"])
     assert data["earliest_datestamp"] <= data["latest_datestamp"]
@@ -253,7 +254,8 @@ def test_stats_text_and_json_agree(ready):
     assert text[0] == f"records: {len(STANFORD) - 1} live, 1 deleted"
     assert f"  native mods: {len(STANFORD) - 1}" in text
     assert f"earliest datestamp: {data['earliest_datestamp']}; latest: {data['latest_datestamp']}" in text
-    assert f"  set maps:world: {len(STANFORD)}" in text
+    assert f"  set maps:world: {len(STANFORD) - 1} live, 1 deleted" in text
+    assert f"maps:world\tWorld maps\t{len(STANFORD) - 1} records, 1 deleted" in ready("sets", "list").output
 
 
 def _demo_collection() -> dict:

@@ -133,7 +133,12 @@ def stats(conn: Connection) -> dict:
     by_format = dict(conn.execute(select(records.c.native_format, func.count())
                                   .where(records.c.deleted.is_(False)).group_by(records.c.native_format)).all())
     deleted = conn.execute(select(func.count()).select_from(records).where(records.c.deleted.is_(True))).scalar_one()
-    per_set = dict(conn.execute(select(record_sets.c.spec, func.count()).group_by(record_sets.c.spec)).all())
+    per_set: dict[str, dict[str, int]] = {}
+    for spec, deleted_flag, n in conn.execute(
+            select(record_sets.c.spec, records.c.deleted, func.count())
+            .join(records, records.c.id == record_sets.c.record_id)
+            .group_by(record_sets.c.spec, records.c.deleted)).all():
+        per_set.setdefault(spec, {"live": 0, "deleted": 0})["deleted" if deleted_flag else "live"] += int(n)
     latest = conn.execute(select(func.max(records.c.stamp))).scalar()
     return {"records": sum(by_format.values()), "deleted": int(deleted), "by_format": by_format,
             "sets": per_set, "latest_stamp": latest, "earliest_stamp": earliest_stamp(conn)}
