@@ -29,6 +29,24 @@ GUNICORN = str(VENV_BIN / "gunicorn")
 PG_BASE = os.environ.get("GRANARY_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "benchmark-secret-not-for-production"
 
+# The code measured: a snapshot of a commit (run_all --snapshot), else the working tree.
+CODE = os.environ.get("GRANARY_BENCH_CODE")
+if CODE:
+    sys.path.insert(0, CODE)
+    os.environ["PYTHONPATH"] = CODE + os.pathsep + os.environ.get("PYTHONPATH", "")
+
+
+def snapshot(rev: str = "HEAD") -> tuple[Path, str]:
+    """Export a commit to benchmarks/out/code-<sha>, so edits in the shared tree cannot change a run."""
+    sha = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    target = OUT / f"code-{sha[:12]}"
+    if not (target / "repository").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target, sha
+
 
 @dataclass
 class Store:

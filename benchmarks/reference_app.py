@@ -77,7 +77,7 @@ def _response(verb: str, body: bytes) -> Response:
 
 def build(granary_url: str, path: Path, repository_id: str) -> int:
     """Fill the reference table from a Granary store; returns the number of items."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # after a snapshot, if one is first
     from sqlalchemy import create_engine, text
 
     from repository.oai.dates import datestamp

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -170,7 +171,16 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=10000, help="GetRecord requests per server per run")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--code", default="HEAD",
+                    help="commit to measure, exported to benchmarks/out/code-<sha> ('worktree': the files as they are)")
     a = ap.parse_args()
+    if a.code != "worktree" and not os.environ.get("GRANARY_BENCH_CODE"):
+        from common import snapshot
+        code, sha = snapshot(a.code)
+        print(f"measuring commit {sha[:12]} (exported to {code})", flush=True)
+        os.environ["GRANARY_BENCH_CODE"] = str(code)
+        os.environ["GRANARY_BENCH_COMMIT"] = sha
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     dbs = ["sqlite", "postgres"] if a.db == "both" else [a.db]
 
     def log(msg: str) -> None:
@@ -190,9 +200,8 @@ def main() -> None:
     table = print_table(rows, dbs, a.size, a.runs)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    import os
     out_path.write_text(json.dumps({
-        "size": a.size, "runs_per_db": a.runs, "seed": a.seed, "dbs": dbs,
+        "size": a.size, "commit": os.environ.get("GRANARY_BENCH_COMMIT", "worktree"), "runs_per_db": a.runs, "seed": a.seed, "dbs": dbs,
         "machine": {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
                     "mem_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
         "corpus": {k: manifest[k] for k in ("bytes", "record_bytes_sampled", "set_counts")},
