@@ -6,7 +6,7 @@ The default NullTrace costs nothing on the ingest hot path.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from lxml import etree

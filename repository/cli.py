@@ -12,12 +12,12 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from tqdm import tqdm
 
 from repository.app import AppState, create_app
+from repository.commands.common import require_schema, state, store_call
 from repository.config import ConfigError
-from repository.db.migrate import is_current, upgrade
+from repository.db.migrate import upgrade
 from repository.ingest.pipeline import IngestError, auto_jobs, ingest
 from repository.oai.dates import datestamp
 from repository.store import queries, writes
@@ -32,19 +32,6 @@ class _FileOrCommand(AppGroup):
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["file", *args]
         return super().parse_args(ctx, args)
-
-
-def _state() -> AppState:
-    return current_app.extensions["granary"]
-
-
-def _require_schema(state: AppState) -> None:
-    try:
-        current = is_current(state.engine)
-    except (OperationalError, ProgrammingError) as exc:
-        raise click.ClickException(f"cannot open the database: {exc.orig}") from None
-    if not current:
-        raise click.ClickException("the database is not initialised or is out of date: run `granary init`")
 
 
 def _app_factory():
@@ -63,9 +50,9 @@ def main() -> None:
 @main.command()
 def init() -> None:
     """Create the database schema, or upgrade it to the newest version."""
-    state = _state()
-    before, after = upgrade(state.engine)
-    writes.record_creation_time(state.engine)
+    st = state()
+    before, after = upgrade(st.engine)
+    writes.record_creation_time(st.engine)
     if before == after:
         click.echo(f"database is up to date (revision {after})")
     else:
@@ -85,11 +72,10 @@ def init() -> None:
 def ingest_command(paths: tuple[Path, ...], set_specs: tuple[str, ...], only_format: str | None,
                    id_from: str, jobs: int | None) -> None:
     """Load records from files, directories, zip archives and saved OAI-PMH responses."""
-    state = _state()
-    _require_schema(state)
+    st = require_schema()
     with tqdm(unit=" records", desc="ingest", disable=None, file=sys.stderr) as bar:
         try:
-            report = ingest(list(paths), state.settings, state.engine, state.registry, frozenset(set_specs),
+            report = ingest(list(paths), st.settings, st.engine, st.registry, frozenset(set_specs),
                             only_format, id_from == "record", progress=bar.update,
                             jobs=jobs or auto_jobs(list(paths)))
         except IngestError as exc:
@@ -113,16 +99,12 @@ def ingest_command(paths: tuple[Path, ...], set_specs: tuple[str, ...], only_for
 @click.argument("identifier")
 def delete_command(identifier: str) -> None:
     """Withdraw a record; it stays as a deleted tombstone for harvesters."""
-    state = _state()
-    _require_schema(state)
+    st = require_schema()
     local = identifier
-    prefix = f"oai:{state.settings.repository_identifier}:"
+    prefix = f"oai:{st.settings.repository_identifier}:"
     if identifier.startswith(prefix):
         local = identifier[len(prefix):]
-    try:
-        changed = writes.delete_record(state.engine, state.settings.write_lease_timeout_seconds, local)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    changed = store_call(writes.delete_record, st.engine, st.settings.write_lease_timeout_seconds, local)
     click.echo(f"deleted {local}" if changed else f"{local} was already deleted")
 
 
@@ -133,9 +115,8 @@ def sets_group() -> None:
 
 @sets_group.command("list")
 def sets_list() -> None:
-    state = _state()
-    _require_schema(state)
-    with state.engine.connect() as conn:
+    st = require_schema()
+    with st.engine.connect() as conn:
         counts = queries.stats(conn)["sets"]
         rows = queries.list_sets(conn, None, 1_000_000)
     for row in rows:
@@ -150,12 +131,8 @@ def sets_list() -> None:
 @click.argument("name")
 @click.option("--description", help="A description harvesters see in ListSets.")
 def sets_add(spec: str, name: str, description: str | None) -> None:
-    state = _state()
-    _require_schema(state)
-    try:
-        writes.add_set(state.engine, state.settings.write_lease_timeout_seconds, spec, name, description)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    st = require_schema()
+    store_call(writes.add_set, st.engine, st.settings.write_lease_timeout_seconds, spec, name, description)
     click.echo(f"added set {spec}")
 
 
@@ -163,12 +140,8 @@ def sets_add(spec: str, name: str, description: str | None) -> None:
 @click.argument("spec")
 def sets_remove(spec: str) -> None:
     """Remove a set; its records stay, and their new datestamps tell harvesters."""
-    state = _state()
-    _require_schema(state)
-    try:
-        n = writes.remove_set(state.engine, state.settings.write_lease_timeout_seconds, spec)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    st = require_schema()
+    n = store_call(writes.remove_set, st.engine, st.settings.write_lease_timeout_seconds, spec)
     click.echo(f"removed set {spec} ({n} records left it)")
 
 
@@ -176,9 +149,8 @@ def sets_remove(spec: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(as_json: bool) -> None:
     """Counts of records, deletions and set members."""
-    state = _state()
-    _require_schema(state)
-    with state.engine.connect() as conn:
+    st = require_schema()
+    with st.engine.connect() as conn:
         s = queries.stats(conn)
     for key in ("latest_stamp", "earliest_stamp"):
         s[key.replace("_stamp", "_datestamp")] = datestamp(s.pop(key)) if s.get(key) is not None else None
@@ -193,8 +165,8 @@ def stats(as_json: bool) -> None:
         click.echo(f"  set {spec}: {n['live']} live, {n['deleted']} deleted")
 
 
-def _warn_generated_secret(state: AppState, workers: int) -> None:
-    if state.settings.secret_is_generated and workers > 1:
+def _warn_generated_secret(st: AppState, workers: int) -> None:
+    if st.settings.secret_is_generated and workers > 1:
         click.echo("note: GRANARY_SECRET_KEY is not set; workers share the generated key file. "
                    "Set GRANARY_SECRET_KEY when several machines serve one store.", err=True)
 
@@ -207,14 +179,13 @@ def _warn_generated_secret(state: AppState, workers: int) -> None:
 @click.option("--debug", is_flag=True, help="Use Flask's development server with the debugger instead.")
 def serve(host: str, port: int, workers: int, debug: bool) -> None:
     """Serve the OAI-PMH endpoint with gunicorn."""
-    state = _state()
-    _require_schema(state)
-    _warn_generated_secret(state, workers)
+    st = require_schema()
+    _warn_generated_secret(st, workers)
     click.echo(f"serving OAI-PMH at http://{host}:{port}/oai", err=True)
     if debug:
         current_app.run(host=host, port=port, debug=True, use_reloader=False)
     else:
-        _gunicorn(state, host, port, workers)
+        _gunicorn(st, host, port, workers)
 
 
 @main.command()
@@ -226,23 +197,23 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     """Create the store, load the demo collection, and serve it."""
     from repository.demo.load import load_demo
 
-    state = _state()
-    upgrade(state.engine)
-    writes.record_creation_time(state.engine)
-    result = load_demo(state.settings, state.engine, state.registry)
+    st = state()
+    upgrade(st.engine)
+    writes.record_creation_time(st.engine)
+    result = load_demo(st.settings, st.engine, st.registry)
     w = result.written
     click.echo(f"demo collection: {result.sets_added} sets added; records added {w.added}, updated {w.updated}, "
                f"unchanged {w.unchanged}; withdrawn {len(result.deleted)}")
     if no_serve:
         return
     click.echo(f"serving OAI-PMH at http://{host}:{port}/oai  (try ?verb=Identify)", err=True)
-    _gunicorn(state, host, port, workers)
+    _gunicorn(st, host, port, workers)
 
 
-def _gunicorn(state: AppState, host: str, port: int, workers: int) -> None:
+def _gunicorn(st: AppState, host: str, port: int, workers: int) -> None:
     from repository.serve import serve as gunicorn_serve
 
-    state.engine.dispose()  # forked workers must open their own connections
+    st.engine.dispose()  # forked workers must open their own connections
     gunicorn_serve(current_app._get_current_object(), host, port, workers)
 
 
@@ -263,18 +234,18 @@ def crosswalk_file(path: Path, target: str, report: bool, as_json: bool) -> None
     from metadata.errors import MetadataError
     from metadata.safe_xml import parse_xml
 
-    state = _state()
+    st = state()
     try:
-        root = parse_xml(path.read_bytes(), str(path), state.settings.max_xml_bytes).getroot()
+        root = parse_xml(path.read_bytes(), str(path), st.settings.max_xml_bytes).getroot()
     except MetadataError as exc:
         raise click.ClickException(str(exc)) from None
-    fmt = state.registry.format_for_root(root.tag)
+    fmt = st.registry.format_for_root(root.tag)
     if fmt is None or root.tag != fmt.root_tag:
         raise click.ClickException(f"{path}: root element {root.tag} is not a single record of a known format")
     for issue in fmt.validate(root):
         click.echo(f"warning: {path}: the source is not valid {fmt.prefix}: {issue}", err=True)
     try:
-        result = explain(root, fmt.prefix, target, state.registry)
+        result = explain(root, fmt.prefix, target, st.registry)
     except (UnknownFormatError, NoCrosswalkError) as exc:
         raise click.ClickException(f"cannot crosswalk {fmt.prefix} to {target}: {exc}") from None
     if as_json:
@@ -300,11 +271,10 @@ def crosswalk_check(set_spec: str | None, as_json: bool) -> None:
     from crosswalks.collection_check import CollectionCheck
     from metadata.safe_xml import parse_xml
 
-    state = _state()
-    _require_schema(state)
-    check = CollectionCheck(state.registry)
+    st = require_schema()
+    check = CollectionCheck(st.registry)
     started = time.perf_counter()
-    with state.engine.connect() as conn, tqdm(unit=" records", desc="check", disable=None, file=sys.stderr) as bar:
+    with st.engine.connect() as conn, tqdm(unit=" records", desc="check", disable=None, file=sys.stderr) as bar:
         for row in queries.iter_live_records(conn, set_spec):
             check.add(row.local_id, parse_xml(row.native_xml, row.local_id).getroot(), row.native_format)
             bar.update(1)
@@ -323,10 +293,9 @@ def recrosswalk(dry_run: bool) -> None:
     """Re-render disseminations made by older crosswalk versions."""
     from repository.rederive import rederive
 
-    state = _state()
-    _require_schema(state)
+    st = require_schema()
     with tqdm(unit=" records", desc="recrosswalk", disable=None, file=sys.stderr) as bar:
-        s = rederive(state.engine, state.registry, state.settings.write_lease_timeout_seconds, dry_run,
+        s = rederive(st.engine, st.registry, st.settings.write_lease_timeout_seconds, dry_run,
                      progress=bar.update)
     verb = "would re-render" if dry_run else "re-rendered"
     click.echo(f"examined {s.examined}; {verb} {s.rerendered}; output changed (datestamp moved) for {s.changed}")

@@ -1,0 +1,1 @@
+"""Subcommands of `granary`, one module per area; repository/cli.py assembles them."""
