@@ -14,3 +14,13 @@ class RecordNotFound(StoreError):
 
 class SetError(StoreError):
     """A set that does not exist, already exists, or cannot be removed."""
+
+
+class PreconditionFailed(StoreError):
+    """A conditional write found the record changed (or missing) since the writer read it."""
+
+    def __init__(self, local_id: str, current_stamp: int | None) -> None:
+        self.local_id = local_id
+        self.current_stamp = current_stamp
+        state = "does not exist" if current_stamp is None else "has changed since it was read"
+        super().__init__(f"record {local_id!r} {state}")

@@ -169,3 +169,10 @@ def disseminations_of(conn: Connection, record_ids: list[int]) -> dict[int, dict
     for r in rows:
         out.setdefault(r.record_id, {})[r.prefix] = (r.xml, r.crosswalk_version)
     return out
+
+
+def record_detail(conn: Connection, local_id: str) -> Row | None:
+    """Everything about one record: (id, local_id, native_format, native_xml, stamp, deleted, set_specs, about)."""
+    return conn.execute(select(records.c.id, records.c.local_id, records.c.native_format, records.c.native_xml,
+                               records.c.stamp, records.c.deleted, records.c.set_specs, records.c.about)
+                        .where(records.c.local_id == local_id)).first()

@@ -17,7 +17,7 @@ from metadata.xmlchars import has_non_xml_chars
 from repository.db.engine import db_now_us, write_transaction
 from repository.db.tables import disseminations, record_sets, records, repository_meta, sets
 from repository.store import clock
-from repository.store.errors import RecordNotFound, SetError
+from repository.store.errors import PreconditionFailed, RecordNotFound, SetError
 from repository.store.sets import ancestors, is_valid_spec, join_specs, split_specs, with_ancestors
 
 T = TypeVar("T")
@@ -37,6 +37,8 @@ class PreparedRecord:
     content_hash: str
     render: Callable[[], Disseminations]
     sets: frozenset[str] = frozenset()
+    replace_sets: bool = False       # the record's memberships become exactly `sets` (else: added to)
+    if_stamp: int | None = None      # write only if the stored record's stamp is this (If-Match)
 
 
 @dataclass
@@ -128,6 +130,11 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     existing = {row.local_id: row for row in conn.execute(
         select(cols.id, cols.local_id, cols.content_hash, cols.deleted, cols.set_specs, cols.stamp,
                cols.native_xml).where(cols.local_id.in_([p.local_id for p in chunk])))}
+    for p in chunk:
+        if p.if_stamp is not None:
+            row = existing.get(p.local_id)
+            if row is None or row.stamp != p.if_stamp:
+                raise PreconditionFailed(p.local_id, None if row is None else row.stamp)
     new = [p for p in chunk if p.local_id not in existing]
     changed: list[tuple[PreparedRecord, object, set[str]]] = []
     raw_only: list[dict] = []
@@ -135,7 +142,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
         row = existing.get(p.local_id)
         if row is None:
             continue
-        direct = split_specs(row.set_specs) | set(p.sets)
+        direct = set(p.sets) if p.replace_sets else split_specs(row.set_specs) | set(p.sets)
         if row.content_hash != p.content_hash or row.deleted or direct != split_specs(row.set_specs):
             changed.append((p, row, direct))
         else:
@@ -179,13 +186,15 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     insert_many(conn, disseminations, _DISSEMINATION_COLUMNS, diss_rows)
 
 
-def delete_record(engine: Engine, lease_timeout_s: int, local_id: str) -> bool:
+def delete_record(engine: Engine, lease_timeout_s: int, local_id: str, if_stamp: int | None = None) -> bool:
     """Turn a record into a tombstone; False if it already was one."""
     def work(conn: Connection, now: int) -> bool:
         row = conn.execute(select(records.c.id, records.c.deleted, records.c.stamp, records.c.set_specs)
                            .where(records.c.local_id == local_id)).first()
         if row is None:
             raise RecordNotFound(local_id)
+        if if_stamp is not None and row.stamp != if_stamp:
+            raise PreconditionFailed(local_id, row.stamp)
         if row.deleted:
             return False
         stamp = max(now, row.stamp + 1)
@@ -214,6 +223,25 @@ def add_set(engine: Engine, lease_timeout_s: int, spec: str, name: str, descript
         if missing:
             raise SetError(f"parent set {missing[0]!r} of {spec!r} does not exist; add it first")
         conn.execute(insert(sets).values(spec=spec, name=name.strip(), description=description))
+
+    run_write(engine, lease_timeout_s, work)
+
+
+def update_set(engine: Engine, lease_timeout_s: int, spec: str, name: str | None = None,
+               description: str | None = None) -> None:
+    """Rename or describe a set. Headers carry setSpecs, not names, so no datestamp moves."""
+    values = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+    if "name" in values and not values["name"].strip():
+        raise SetError(f"set {spec!r} needs a non-empty name")
+    for label, value in values.items():
+        if has_non_xml_chars(value):
+            raise SetError(f"the {label} of set {spec!r} contains characters that XML 1.0 does not allow")
+
+    def work(conn: Connection, now: int) -> None:
+        if conn.execute(select(sets.c.spec).where(sets.c.spec == spec)).first() is None:
+            raise SetError(f"set {spec!r} does not exist")
+        if values:
+            conn.execute(update(sets).where(sets.c.spec == spec).values(**values))
 
     run_write(engine, lease_timeout_s, work)
 
