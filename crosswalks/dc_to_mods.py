@@ -34,19 +34,24 @@ RECORD_ORIGIN = "Converted from simple Dublin Core (oai_dc) by the Granary oai_d
 
 
 class _Build:
-    """The MODS record being written: top-level elements grouped in a fixed, schema-valid order."""
+    """The MODS record being written: top-level elements grouped in a fixed, schema-valid order.
 
-    __slots__ = ("rec", "groups", "origin", "physical", "key_date")
+    Top-level elements are made inside the record from the start (a detached
+    element would cost a document of its own) and put in order at the end.
+    """
+
+    __slots__ = ("rec", "root", "groups", "origin", "physical", "key_date")
 
     def __init__(self, rec: Recorder | None) -> None:
         self.rec = rec
+        self.root = etree.Element(M + "mods", nsmap={"mods": MODS_NS}, version="3.8")
         self.groups: dict[str, list[etree._Element]] = {name: [] for name in _ORDER}
         self.origin: etree._Element | None = None
         self.physical: etree._Element | None = None
         self.key_date = False
 
     def top(self, name: str, **attrs: str) -> etree._Element:
-        el = etree.Element(M + name, attrs)
+        el = etree.SubElement(self.root, M + name, attrs)
         self.groups[name].append(el)
         return el
 
@@ -73,21 +78,21 @@ class _Build:
         return el
 
     def build(self) -> etree._Element:
-        root = etree.Element(M + "mods", nsmap={"mods": MODS_NS}, version="3.8")
         record_info = self.top("recordInfo")
         etree.SubElement(record_info, M + "recordOrigin").text = RECORD_ORIGIN
         for name in _ORDER:
-            root.extend(self.groups[name])
-        return root
+            self.root.extend(self.groups[name])   # moves each to the end, so they end up in this order
+        return self.root
 
 
 def _path(el: etree._Element) -> str:
     """The target path relative to the MODS root, e.g. originInfo/dateIssued."""
     steps = []
-    cur: etree._Element | None = el  # top-level elements are attached to the root only at the end
-    while cur is not None:
+    cur = el
+    parent = cur.getparent()
+    while parent is not None:
         steps.append(etree.QName(cur).localname)
-        cur = cur.getparent()
+        cur, parent = parent, parent.getparent()
     return "/".join(reversed(steps))
 
 

@@ -7,6 +7,11 @@ ambiguous the decision and its reason are in docs/crosswalks.md, element by
 element; the trace says, for each record, what happened to every element and
 attribute. Decisions that the DC -> MODS crosswalk relies on for exact round
 trips (identifiers, types, dates) live in shared modules.
+
+Ingest runs this on every record, so the untraced path does no trace
+bookkeeping (everything for the trace sits behind `if w.rec`), reads each
+element's text once, compares tags with module constants, and works out the
+language of the values of one top-level element only once.
 """
 from __future__ import annotations
 
@@ -15,8 +20,7 @@ from collections.abc import Callable
 from lxml import etree
 
 from crosswalks.identifiers import format_identifier
-from crosswalks.languages import bcp47
-from crosswalks.mods_text import (M, XLINK_HREF, XML_LANG, join_punct, language_of, name_string, part_string,
+from crosswalks.mods_text import (M, XLINK_HREF, XML_LANG, declared_language, join_punct, name_string, part_string,
                                   text, title_string)
 from crosswalks.registry import Crosswalk
 from crosswalks.trace import Trace
@@ -27,6 +31,7 @@ from metadata.formats import DC_NS, OAI_DC_NS
 DC = f"{{{DC_NS}}}"
 _NSMAP = {"oai_dc": OAI_DC_NS, "dc": DC_NS}
 _ROOT = f"{{{OAI_DC_NS}}}dc"
+_DC_TAGS = tuple((name, DC + name) for name in DC_ELEMENTS)
 _DATES = frozenset(M + n for n in ("dateIssued", "dateCreated", "dateCaptured", "dateValid", "dateModified",
                                    "copyrightDate", "dateOther", "displayDate"))
 _HEADING = frozenset(M + n for n in ("topic", "geographic", "temporal", "genre", "occupation"))
@@ -34,33 +39,59 @@ _PLACE_AND_TIME = frozenset(M + n for n in ("geographic", "temporal", "geographi
 _CARTOGRAPHIC = frozenset(M + n for n in ("coordinates", "scale", "projection"))
 _DESCRIPTIVE = {M + "form": "format", M + "internetMediaType": "format", M + "extent": "format",
                 M + "note": "description"}
+_TITLE_INFO, _NAME, _ROLE, _ROLE_TERM = M + "titleInfo", M + "name", M + "role", M + "roleTerm"
+_HIERARCHICAL_GEOGRAPHIC, _CARTOGRAPHICS = M + "hierarchicalGeographic", M + "cartographics"
+_PUBLISHER, _EXTENT, _URL, _LANGUAGE_TERM = M + "publisher", M + "extent", M + "url", M + "languageTerm"
+_IDENTIFIER, _LOCATION, _PART = M + "identifier", M + "location", M + "part"
+_MODS, _MODS_COLLECTION = M + "mods", M + "modsCollection"
 
 
 class _Walk:
-    """What one conversion has found so far: DC values by element, and the recorder if tracing."""
+    """What one conversion has found so far: DC values by element, and the recorder if tracing.
 
-    __slots__ = ("root", "rec", "values")
+    Values marked first (the main title, the key date) go before the others of
+    their element, so they are kept apart rather than sorted at the end.
+    """
 
-    def __init__(self, root: etree._Element, rec: Recorder | None) -> None:
-        self.root = root
+    __slots__ = ("rec", "top", "top_language", "values")
+
+    def __init__(self, rec: Recorder | None) -> None:
         self.rec = rec
-        self.values: dict[str, list[tuple[int, str, str | None]]] = {name: [] for name in DC_ELEMENTS}
+        self.top: etree._Element | None = None
+        self.top_language: tuple[etree._Element, str, str | None] | None = None
+        # DC element -> (the values marked first, the others), each value with its xml:lang
+        self.values: dict[str, tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]]] = {}
+
+    def enter(self, top: etree._Element) -> None:
+        """Start on a child of the record; every value until the next call is built from inside `top`,
+        so the language `top` declares is looked up once for all of them."""
+        self.top = top
+        self.top_language = declared_language(top)
 
     def emit(self, element: str, value: str, source: etree._Element, first: bool = False) -> None:
         """Add a DC value, with the xml:lang of `source` (the first part it was built from) or its nearest
-        ancestor that declares a language."""
+        ancestor below the record that declares a language."""
+        cur = source
+        while cur is not self.top:
+            found = declared_language(cur)
+            if found is not None:
+                break
+            cur = cur.getparent()
+        else:
+            found = self.top_language
         lang = None
-        found = language_of(source, self.root)
         if found is not None:
-            node, attr = found
-            lang = node.get(attr) if attr == XML_LANG else bcp47(node.get("lang"), node.get("script"))
+            node, attr, lang = found
             if lang and self.rec:
                 self.rec.transformed(node, f"dc:{element}", f"language of the value, written as xml:lang=\"{lang}\"",
                                      attribute=attr)
                 if attr == "lang" and "-" in lang:
                     self.rec.transformed(node, f"dc:{element}", f"script subtag of xml:lang=\"{lang}\"",
                                          attribute="script")
-        self.values[element].append((0 if first else 1, value, lang))
+        entries = self.values.get(element)
+        if entries is None:
+            entries = self.values[element] = ([], [])
+        entries[0 if first else 1].append((value, lang))
 
     def parts(self, nodes: list[etree._Element], element: str, value: str, how: str) -> None:
         """Trace the nodes a value was built from: mapped if one node gave it unchanged, else transformed."""
@@ -71,15 +102,19 @@ class _Walk:
                 self.rec.transformed(node, f"dc:{element}", how, value)
 
     def build(self) -> etree._Element:
+        """The oai_dc record: elements in the standard DC order, each value once, first values first."""
         root = etree.Element(_ROOT, nsmap=_NSMAP)
-        for name in DC_ELEMENTS:
-            entries = self.values[name]
-            entries.sort(key=lambda e: e[0])
+        sub_element = etree.SubElement
+        for name, tag in _DC_TAGS:
+            entries = self.values.get(name)
+            if entries is None:
+                continue
+            leading, trailing = entries
             seen: set[str] = set()
-            for _, value, lang in entries:
+            for value, lang in leading + trailing if leading else trailing:
                 if value not in seen:
                     seen.add(value)
-                    el = etree.SubElement(root, DC + name)
+                    el = sub_element(root, tag)
                     el.text = value
                     if lang:
                         el.set(XML_LANG, lang)
@@ -94,17 +129,30 @@ def _title_info(el: etree._Element, w: _Walk) -> None:
             w.parts(used, "title", value, "joined: nonSort title : subTitle. partNumber, partName")
 
 
+def _role_terms(name: etree._Element) -> list[tuple[etree._Element, str]]:
+    """Each roleTerm of the name that has a text, with that text."""
+    terms = []
+    for role in name:
+        if role.tag == _ROLE:
+            for term in role:
+                if term.tag == _ROLE_TERM:
+                    value = text(term)
+                    if value:
+                        terms.append((term, value))
+    return terms
+
+
 def _name(el: etree._Element, w: _Walk) -> None:
     value, used = name_string(el)
     if not value:
         return
-    terms = [t for role in el if role.tag == M + "role" for t in role if t.tag == M + "roleTerm" and text(t)]
-    element = "creator" if not terms or any(_is_creator(t) for t in terms) else "contributor"
+    terms = _role_terms(el)
+    element = _creator_or_contributor(terms)
     w.emit(element, value, used[0] if used else el)
     if w.rec:
         w.parts(used, element, value, "name parts joined: untyped parts, Family, Given, terms of address, dates")
-        for term in terms:
-            w.rec.transformed(term, f"dc:{element}", f"role \"{text(term)}\" makes the name a dc:{element}; "
+        for term, role in terms:
+            w.rec.transformed(term, f"dc:{element}", f"role \"{role}\" makes the name a dc:{element}; "
                               "the role itself is not carried", value)
             if term.get("type"):
                 w.rec.transformed(term, f"dc:{element}", "says whether the role is a code or a term", value,
@@ -115,8 +163,17 @@ def _name(el: etree._Element, w: _Walk) -> None:
                                   value, attribute="type")
 
 
-def _is_creator(term: etree._Element) -> bool:
-    value = text(term).lower().rstrip(".,;: ")
+def _creator_or_contributor(terms: list[tuple[etree._Element, str]]) -> str:
+    """A name is a creator if it has no role or any role of primary responsibility."""
+    for term, role in terms:
+        if _is_creator(term, role):
+            return "creator"
+    return "contributor" if terms else "creator"
+
+
+def _is_creator(term: etree._Element, role: str) -> bool:
+    """Whether the roleTerm `term`, whose text is `role`, names a role of primary responsibility."""
+    value = role.lower().rstrip(".,;: ")
     kind = term.get("type")
     if kind == "code":
         return value in CREATOR_ROLE_CODES
@@ -126,47 +183,76 @@ def _is_creator(term: etree._Element) -> bool:
 
 
 def _subject(el: etree._Element, w: _Walk) -> None:
+    """One heading joined into a dc:subject (if any part is topical), then each place or time as dc:coverage.
+
+    The children are read once; those that give coverage are kept until the
+    heading is written, so the trace reports a place's subject part first.
+    """
     heading: list[tuple[str, list[etree._Element]]] = []
     topical = False
+    coverage: list[etree._Element] = []
     for child in el:
-        if child.tag in _HEADING:
+        tag = child.tag
+        if tag in _COVERAGE:
+            coverage.append(child)
+        if tag in _HEADING:
             value, used = text(child), [child]
-        elif child.tag == M + "titleInfo":
+        elif tag == _TITLE_INFO:
             value, used = title_string(child)
-        elif child.tag == M + "name":
+        elif tag == _NAME:
             value, used = name_string(child)
         else:
             continue
         if value:
             heading.append((value, used))
-            topical = topical or child.tag not in _PLACE_AND_TIME
+            topical = topical or tag not in _PLACE_AND_TIME
     if topical:
         value = "--".join(v for v, _ in heading)
         w.emit("subject", value, heading[0][1][0] if heading[0][1] else el)
         if w.rec:
             w.parts([n for _, used in heading for n in used], "subject", value,
                     "subdivisions of one heading joined with \"--\"")
+    for child in coverage:
+        _COVERAGE[child.tag](child, w)
+
+
+def _hierarchical_geographic(el: etree._Element, w: _Walk) -> None:
+    used, names = [], []
     for child in el:
-        if child.tag in _PLACE_AND_TIME:
+        name = text(child)
+        if name:
+            used.append(child)
+            names.append(name)
+    if used:
+        value = "--".join(names)
+        w.emit("coverage", value, used[0])
+        if w.rec:
+            w.parts(used, "coverage", value, "place hierarchy joined with \"--\", broadest first")
+
+
+def _cartographics(el: etree._Element, w: _Walk) -> None:
+    for child in el:
+        if child.tag in _CARTOGRAPHIC:
             _leaf(child, "coverage", w)
-        elif child.tag == M + "hierarchicalGeographic":
-            used = [c for c in child if text(c)]
-            if used:
-                value = "--".join(text(c) for c in used)
-                w.emit("coverage", value, used[0])
-                if w.rec:
-                    w.parts(used, "coverage", value, "place hierarchy joined with \"--\", broadest first")
-        elif child.tag == M + "cartographics":
-            for c in child:
-                if c.tag in _CARTOGRAPHIC:
-                    _leaf(c, "coverage", w)
 
 
-def _leaf(el: etree._Element, element: str, w: _Walk, first: bool = False) -> None:
+# subject children that give dc:coverage
+_COVERAGE: dict[str, Callable[[etree._Element, _Walk], None]] = {
+    **{tag: lambda el, w: _leaf(el, "coverage", w) for tag in _PLACE_AND_TIME},
+    _HIERARCHICAL_GEOGRAPHIC: _hierarchical_geographic,
+    _CARTOGRAPHICS: _cartographics,
+}
+
+
+def _leaf(el: etree._Element, element: str, w: _Walk) -> None:
     """One MODS element whose text is one DC value, unchanged."""
-    value = text(el)
+    _carry(el, element, text(el), w)
+
+
+def _carry(el: etree._Element, element: str, value: str, w: _Walk) -> None:
+    """`value`, the text of `el`, as one DC value, unchanged (nothing if it is empty)."""
     if value:
-        w.emit(element, value, el, first)
+        w.emit(element, value, el)
         if w.rec:
             w.rec.mapped(el, f"dc:{element}", value)
 
@@ -174,13 +260,14 @@ def _leaf(el: etree._Element, element: str, w: _Walk, first: bool = False) -> No
 def _text_or_link(el: etree._Element, element: str, w: _Walk) -> None:
     """abstract, tableOfContents, note, accessCondition: the text, then the linked full statement if any."""
     href = el.get(XLINK_HREF, "").strip()
+    own = text(el)
     if not href:
-        _leaf(el, element, w)
+        _carry(el, element, own, w)
         return
-    value = join_punct(text(el), ": ", href)
+    value = join_punct(own, ": ", href)
     w.emit(element, value, el)
     if w.rec:
-        if text(el):
+        if own:
             w.rec.transformed(el, f"dc:{element}", "the text, followed by the link to the full statement", value)
         w.rec.transformed(el, f"dc:{element}", "the link to the full statement", value, attribute=XLINK_HREF)
 
@@ -189,19 +276,23 @@ def _origin_info(el: etree._Element, w: _Walk) -> None:
     entries: list[dict] = []
     open_starts: dict[str, dict] = {}
     for child in el:
-        if child.tag == M + "publisher":
+        tag = child.tag
+        if tag == _PUBLISHER:
             _leaf(child, "publisher", w)
-        elif child.tag in _DATES and text(child):
+        elif tag in _DATES:
+            value = text(child)
+            if not value:
+                continue
             point = child.get("point")
-            if point == "end" and child.tag in open_starts:
-                entry = open_starts.pop(child.tag)
+            if point == "end" and tag in open_starts:
+                entry = open_starts.pop(tag)
                 entry["nodes"].append(child)
-                entry["end"] = text(child)
+                entry["end"] = value
             else:
-                entry = {"nodes": [child], "start": text(child), "end": None, "point": point}
+                entry = {"nodes": [child], "start": value, "end": None, "point": point}
                 entries.append(entry)
                 if point == "start":
-                    open_starts[child.tag] = entry
+                    open_starts[tag] = entry
     for entry in entries:
         _date(entry, w)
 
@@ -250,17 +341,20 @@ def _type_of_resource(el: etree._Element, w: _Walk) -> None:
 
 def _physical_description(el: etree._Element, w: _Walk) -> None:
     for child in el:
-        element = _DESCRIPTIVE.get(child.tag)
+        tag = child.tag
+        element = _DESCRIPTIVE.get(tag)
         if element is None:
             continue
-        if child.tag == M + "extent" and child.get("unit") and text(child):
-            value = f"{text(child)} {child.get('unit')}"
+        value = text(child)
+        unit = child.get("unit") if tag == _EXTENT else None
+        if unit and value:
+            value = f"{value} {unit}"
             w.emit(element, value, child)
             if w.rec:
                 w.rec.transformed(child, "dc:format", "extent followed by its unit", value)
                 w.rec.transformed(child, "dc:format", "extent followed by its unit", value, attribute="unit")
         else:
-            _leaf(child, element, w)
+            _carry(child, element, value, w)
 
 
 def _identifier(el: etree._Element, w: _Walk) -> None:
@@ -287,7 +381,7 @@ def _identifier(el: etree._Element, w: _Walk) -> None:
 
 def _location(el: etree._Element, w: _Walk) -> None:
     for child in el:
-        if child.tag != M + "url":
+        if child.tag != _URL:
             continue
         if child.get("access") == "preview":
             if w.rec and text(child):
@@ -296,19 +390,31 @@ def _location(el: etree._Element, w: _Walk) -> None:
         _leaf(child, "identifier", w)
 
 
-def _related_item(el: etree._Element, w: _Walk) -> None:
+def _related_pieces(el: etree._Element) -> list[tuple[str, list[etree._Element]]]:
+    """The title, identifiers, links and part citation of a related item, in document order, each with
+    the elements it was built from; empty ones left out."""
     pieces: list[tuple[str, list[etree._Element]]] = []
     for child in el:
-        if child.tag == M + "titleInfo":
+        tag = child.tag
+        if tag == _TITLE_INFO:
             pieces.append(title_string(child))
-        elif child.tag == M + "identifier" and child.get("invalid") != "yes" and text(child):
-            pieces.append((format_identifier(text(child), child.get("type")), [child]))
-        elif child.tag == M + "location":
-            pieces.extend((text(u), [u]) for u in child
-                          if u.tag == M + "url" and u.get("access") != "preview" and text(u))
-        elif child.tag == M + "part":
+        elif tag == _IDENTIFIER and child.get("invalid") != "yes":
+            value = text(child)
+            if value:
+                pieces.append((format_identifier(value, child.get("type")), [child]))
+        elif tag == _LOCATION:
+            for url in child:
+                if url.tag == _URL and url.get("access") != "preview":
+                    value = text(url)
+                    if value:
+                        pieces.append((value, [url]))
+        elif tag == _PART:
             pieces.append(part_string(child))
-    pieces = [(v, used) for v, used in pieces if v]
+    return [(v, used) for v, used in pieces if v]
+
+
+def _related_item(el: etree._Element, w: _Walk) -> None:
+    pieces = _related_pieces(el)
     href = el.get(XLINK_HREF, "").strip()
     if not pieces and not href:
         return
@@ -321,7 +427,7 @@ def _related_item(el: etree._Element, w: _Walk) -> None:
             "title, part, identifiers and links of the related item joined with \" -- \"")
     for _, used in pieces:
         for node in used:
-            if node.tag == M + "identifier" and node.get("type"):
+            if node.tag == _IDENTIFIER and node.get("type"):
                 w.rec.transformed(node, f"dc:{element}", "the type is written into the value", value,
                                   attribute="type")
     if href:
@@ -332,14 +438,21 @@ def _related_item(el: etree._Element, w: _Walk) -> None:
 
 
 def _language(el: etree._Element, w: _Walk) -> None:
-    terms = [t for t in el if t.tag == M + "languageTerm" and text(t)]
-    codes = [t for t in terms if t.get("type") == "code"]
-    for term in codes or terms:
-        _leaf(term, "language", w)
+    terms: list[tuple[etree._Element, str]] = []
+    codes: list[tuple[etree._Element, str]] = []
+    for term in el:
+        if term.tag == _LANGUAGE_TERM:
+            value = text(term)
+            if value:
+                terms.append((term, value))
+                if term.get("type") == "code":
+                    codes.append((term, value))
+    for term, value in codes or terms:
+        _carry(term, "language", value, w)
     if w.rec and codes:
-        for term in terms:
+        for term, value in terms:
             if term.get("type") == "code":
-                w.rec.transformed(term, "dc:language", "a code is preferred to a language name", text(term),
+                w.rec.transformed(term, "dc:language", "a code is preferred to a language name", value,
                                   attribute="type")
             else:
                 w.rec.dropped(term, "the same language is also given as a code, which DC recommends")
@@ -367,16 +480,17 @@ _HANDLERS: dict[str, Callable[[etree._Element, _Walk], None]] = {
 
 def mods_to_dc(root: etree._Element, trace: Trace) -> etree._Element:
     record = root
-    if root.tag == M + "modsCollection":
-        records = [c for c in root if c.tag == M + "mods"]
+    if root.tag == _MODS_COLLECTION:
+        records = [c for c in root if c.tag == _MODS]
         if len(records) != 1:
             raise ValueError(f"a modsCollection of {len(records)} records is not one record; convert each <mods>")
         record = records[0]
     rec = Recorder(trace) if trace.enabled else None
-    walk = _Walk(record, rec)
+    walk = _Walk(rec)
     for child in record:
         handler = _HANDLERS.get(child.tag)
         if handler is not None:
+            walk.enter(child)
             handler(child, walk)
     if rec:
         rec.finish(root, _why_dropped)
