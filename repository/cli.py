@@ -16,6 +16,8 @@ from tqdm import tqdm
 
 from repository.app import AppState, create_app
 from repository.commands.common import require_schema, state, store_call
+from repository.commands.tokens import token_group
+from repository.commands.search import search_group
 from repository.config import ConfigError
 from repository.db.migrate import upgrade
 from repository.ingest.pipeline import IngestError, auto_jobs, ingest
@@ -119,9 +121,11 @@ def sets_list() -> None:
     with st.engine.connect() as conn:
         counts = queries.stats(conn)["sets"]
         rows = queries.list_sets(conn, None, 1_000_000)
+        rules = queries.set_rules(conn)
     for row in rows:
         n = counts.get(row.spec, {"live": 0, "deleted": 0})
-        click.echo(f"{row.spec}\t{row.name}\t{n['live']} records" + (f", {n['deleted']} deleted" if n["deleted"] else ""))
+        click.echo(f"{row.spec}\t{row.name}\t{n['live']} records" + (f", {n['deleted']} deleted" if n["deleted"] else "")
+                   + (f"\trule: {rules[row.spec]}" if row.spec in rules else ""))
     if not rows:
         click.echo("no sets")
 
@@ -130,10 +134,25 @@ def sets_list() -> None:
 @click.argument("spec")
 @click.argument("name")
 @click.option("--description", help="A description harvesters see in ListSets.")
-def sets_add(spec: str, name: str, description: str | None) -> None:
+@click.option("--rule", help="Make it a query-defined set: a JSON rule over the metadata (docs/sets.md).")
+def sets_add(spec: str, name: str, description: str | None, rule: str | None) -> None:
     st = require_schema()
-    store_call(writes.add_set, st.engine, st.settings.write_lease_timeout_seconds, spec, name, description)
-    click.echo(f"added set {spec}")
+    members = store_call(writes.add_set, st.engine, st.settings.write_lease_timeout_seconds, spec, name,
+                         description, rule)
+    click.echo(f"added set {spec}" + (f" defined by its rule: {members} records match" if rule else ""))
+
+
+@sets_group.command("rule")
+@click.argument("spec")
+@click.argument("rule", required=False)
+@click.option("--clear", is_flag=True, help="Drop the rule; current members stay as explicit members.")
+def sets_rule(spec: str, rule: str | None, clear: bool) -> None:
+    """Set or clear the rule of a query-defined set; its membership is recomputed."""
+    if bool(rule) == clear:
+        raise click.UsageError("give either a RULE or --clear")
+    st = require_schema()
+    moved = store_call(writes.set_rule, st.engine, st.settings.write_lease_timeout_seconds, spec, rule)
+    click.echo(f"set {spec}: rule cleared" if clear else f"set {spec}: rule set; {moved} records joined or left")
 
 
 @sets_group.command("remove")
@@ -299,3 +318,13 @@ def recrosswalk(dry_run: bool) -> None:
                      progress=bar.update)
     verb = "would re-render" if dry_run else "re-rendered"
     click.echo(f"examined {s.examined}; {verb} {s.rerendered}; output changed (datestamp moved) for {s.changed}")
+
+
+main.add_command(search_group)
+
+
+main.add_command(token_group)
+
+
+from repository.commands.csv import import_csv_command  # noqa: E402
+main.add_command(import_csv_command)

@@ -33,6 +33,7 @@ class Settings:
     max_xml_bytes: int = 50 * 1024 * 1024
     write_lease_timeout_seconds: int = 3600
     secret_is_generated: bool = False
+    deletes_in_sets: bool = False  # announce records leaving a set as deletions to its harvesters
 
     @staticmethod
     def from_env(env: dict[str, str] | None = None, workdir: Path | None = None) -> "Settings":
@@ -61,6 +62,7 @@ class Settings:
             max_xml_bytes=_int(env, "GRANARY_MAX_XML_BYTES", 50 * 1024 * 1024, minimum=1024),
             write_lease_timeout_seconds=_int(env, "GRANARY_WRITE_LEASE_TIMEOUT_SECONDS", 3600, minimum=1),
             secret_is_generated=generated,
+            deletes_in_sets=_bool(env, "GRANARY_DELETES_IN_SETS", False),
         )
 
 
@@ -75,6 +77,17 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int) -> int:
     if value < minimum:
         raise ConfigError(f"{name}={value} is below the minimum of {minimum}")
     return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={env[name]!r}: use on or off")
 
 
 def _secret(env: dict[str, str], workdir: Path) -> tuple[bytes, bool]:

@@ -14,9 +14,9 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from crosswalks.registry import Registry
 from metadata.safe_xml import parse_xml
-from repository.db.tables import disseminations, record_sets, records
+from repository.db.tables import disseminations, records
 from repository.ingest.prepare import render
-from repository.store import queries
+from repository.store import membership, queries
 from repository.store.writes import run_write
 
 
@@ -72,4 +72,4 @@ def _rederive_chunk(conn: Connection, now: int, registry: Registry, ids: list[in
         if changed:
             stamp = max(now, row.stamp + 1)
             conn.execute(update(records).where(records.c.id == row.id).values(stamp=stamp))
-            conn.execute(update(record_sets).where(record_sets.c.record_id == row.id).values(stamp=stamp))
+            membership.restamp(conn, row.id, stamp)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from crosswalks.registry import Registry
 from metadata.formats import MetadataFormat
 from repository.config import Settings
+from repository.harvest import provenance
 from repository.oai import dates, envelope, tokens
 from repository.oai.errors import Code, OAIError
 from repository.oai.identifiers import local_id_of, oai_identifier
@@ -56,9 +57,19 @@ def identify(ctx: Context, args: dict[str, str]) -> Reply:
         f'xsi:schemaLocation="{OAI_ID_NS} http://www.openarchives.org/OAI/2.0/oai-identifier.xsd">'
         f"<scheme>oai</scheme><repositoryIdentifier>{s.repository_identifier}</repositoryIdentifier>"
         f"<delimiter>:</delimiter><sampleIdentifier>{envelope.text(sample_id)}</sampleIdentifier>"
-        "</oai-identifier></description></Identify>"
+        "</oai-identifier></description>" + (_DELETES_IN_SETS if s.deletes_in_sets else "") + "</Identify>"
     )
     return Reply(dates.now_datestamp(), [body])
+
+
+_DELETES_IN_SETS = (
+    f'<description><oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" xmlns:xsi="{envelope.XSI_NS}" '
+    f'xsi:schemaLocation="{OAI_DC_NS} http://www.openarchives.org/OAI/2.0/oai_dc.xsd">'
+    "<dc:description>Deletes in sets: when a record leaves a set, a selective harvest of that set with a from "
+    "argument on or before the change lists the record with a deleted header, although the record stays live "
+    "in the rest of the repository. Harvesters of a set should treat such a header as 'no longer in this set', "
+    "not as a deletion of the record everywhere.</dc:description></oai_dc:dc></description>"
+)
 
 
 def _format_xml(fmt: MetadataFormat) -> str:
@@ -116,7 +127,12 @@ def _record(ctx: Context, row, with_metadata: bool, datestamp: Callable[[int], s
         return head
     if row.deleted or row.xml is None:
         return b"<record>" + head + b"</record>"
-    return b"".join((b"<record>", head, b"<metadata>", row.xml, b"</metadata></record>"))
+    if row.about is None:
+        return b"".join((b"<record>", head, b"<metadata>", row.xml, b"</metadata></record>"))
+    # A harvested record's provenance: stored as received in its native format; any other
+    # format is a crosswalk of it, so its outermost originDescription says altered="true".
+    about = row.about if row.crosswalk_version == "native" else provenance.as_altered(row.about)
+    return b"".join((b"<record>", head, b"<metadata>", row.xml, b"</metadata>", about, b"</record>"))
 
 
 def _page(ctx: Context, rows: list, with_metadata: bool) -> bytes:
@@ -158,7 +174,8 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
                 raise OAIError(Code.BAD_ARGUMENT, f"set={set_spec!r} is not a valid setSpec")
         upper = watermark_us(conn, s.write_lease_timeout_seconds)
         q = queries.ListQuery(prefix, None if set(natives) >= set(ctx.registry.formats) else natives,
-                              set_spec, from_us, until_us, upper)
+                              set_spec, from_us, until_us, upper,
+                              departures=s.deletes_in_sets and from_us is not None)
         rows = queries.list_page(conn, q, after, s.page_size + 1, with_metadata)
         more = len(rows) > s.page_size
         rows = rows[: s.page_size]

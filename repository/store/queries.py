@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, and_, func, select, tuple_
+from sqlalchemy import Boolean, Connection, Row, and_, func, literal, null, select, tuple_, union_all
 
-from repository.db.tables import disseminations, record_sets, records, repository_meta, sets
+from repository.db.tables import disseminations, record_sets, records, repository_meta, set_departures, sets
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class ListQuery:
     from_us: int | None
     until_us: int | None   # exclusive upper bound
     upper_us: int          # the watermark: exclusive
+    departures: bool = False  # also list records that left the set, as deleted (deletes in sets)
 
 
 def _filters(q: ListQuery, stamp_col, id_col, after: tuple[int, int] | None) -> list:
@@ -59,32 +60,65 @@ def _base(q: ListQuery, columns: Sequence):
 
 def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, limit: int,
               with_metadata: bool) -> list[Row]:
-    """Up to `limit` rows of (id, local_id, stamp, deleted, set_specs[, xml]) after the cursor."""
+    """Up to `limit` rows of (id, local_id, stamp, deleted, set_specs[, xml, crosswalk_version, about])
+    after the cursor."""
     stamp_col, id_col = _keys(q)
     cols = [records.c.id, records.c.local_id, records.c.stamp, records.c.deleted, records.c.set_specs]
     if with_metadata:
-        cols.append(disseminations.c.xml)
+        cols += [disseminations.c.xml, disseminations.c.crosswalk_version, records.c.about]
     stmt = _base(q, cols)
     if with_metadata:
         stmt = stmt.outerjoin(disseminations, and_(disseminations.c.record_id == records.c.id,
                                                    disseminations.c.prefix == q.prefix))
-    stmt = stmt.where(*_filters(q, stamp_col, id_col, after)).order_by(stamp_col, id_col).limit(limit)
-    return conn.execute(stmt).all()
+    stmt = stmt.where(*_filters(q, stamp_col, id_col, after))
+    if q.departures and q.set_spec is not None:
+        both = union_all(stmt, _departed(q, cols, after)).subquery()
+        return conn.execute(select(both).order_by(both.c.stamp, both.c.id).limit(limit)).all()
+    return conn.execute(stmt.order_by(stamp_col, id_col).limit(limit)).all()
+
+
+def _departed(q: ListQuery, cols: list, after: tuple[int, int] | None):
+    """Records that left the harvested set, shaped like list rows with a deleted header."""
+    d = set_departures.c
+    shaped = []
+    for col in cols:
+        if col is records.c.stamp:
+            shaped.append(d.stamp.label("stamp"))
+        elif col is records.c.deleted:
+            shaped.append(literal(True, Boolean).label("deleted"))
+        elif col.table is records and col.name != "about":
+            shaped.append(col)
+        else:
+            shaped.append(null().cast(col.type).label(col.name))
+    conds = [d.spec == q.set_spec, d.stamp < q.upper_us]
+    if q.from_us is not None:
+        conds.append(d.stamp >= q.from_us)
+    if q.until_us is not None:
+        conds.append(d.stamp < q.until_us)
+    if q.native_formats is not None:
+        conds.append(records.c.native_format.in_(q.native_formats))
+    if after is not None:
+        conds.append(tuple_(d.stamp, d.record_id) > tuple_(*after))
+    return select(*shaped).select_from(set_departures.join(records, records.c.id == d.record_id)).where(*conds)
 
 
 def count_list(conn: Connection, q: ListQuery) -> int:
     stamp_col, id_col = _keys(q)
-    stmt = _base(q, [func.count()]).where(*_filters(q, stamp_col, id_col, None))
-    return int(conn.execute(stmt).scalar_one())
+    n = int(conn.execute(_base(q, [func.count()]).where(*_filters(q, stamp_col, id_col, None))).scalar_one())
+    if q.departures and q.set_spec is not None:
+        n += int(conn.execute(select(func.count()).select_from(_departed(q, [records.c.id], None).subquery()))
+                 .scalar_one())
+    return n
 
 
 def get_record(conn: Connection, local_id: str, prefix: str | None) -> Row | None:
-    """(id, local_id, stamp, deleted, set_specs, native_format[, xml]) of one record."""
+    """(id, local_id, stamp, deleted, set_specs, native_format[, xml, crosswalk_version, about]) of one record."""
     cols = [records.c.id, records.c.local_id, records.c.stamp, records.c.deleted, records.c.set_specs,
             records.c.native_format]
     stmt = select(*cols).where(records.c.local_id == local_id)
     if prefix is not None:
-        stmt = select(*cols, disseminations.c.xml).select_from(records.outerjoin(
+        stmt = select(*cols, disseminations.c.xml, disseminations.c.crosswalk_version,
+                      records.c.about).select_from(records.outerjoin(
             disseminations, and_(disseminations.c.record_id == records.c.id, disseminations.c.prefix == prefix)
         )).where(records.c.local_id == local_id)
     return conn.execute(stmt).first()
@@ -123,6 +157,11 @@ def list_sets(conn: Connection, after: str | None, limit: int) -> list[Row]:
     if after is not None:
         stmt = stmt.where(sets.c.spec > after)
     return conn.execute(stmt).all()
+
+
+def set_rules(conn: Connection) -> dict[str, str]:
+    """spec -> rule of the query-defined sets."""
+    return dict(conn.execute(select(sets.c.spec, sets.c.rule).where(sets.c.rule.is_not(None))).all())
 
 
 def count_sets(conn: Connection) -> int:

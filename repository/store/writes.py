@@ -11,14 +11,19 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
+from metadata.safe_xml import parse_xml
 from metadata.xmlchars import has_non_xml_chars
 from repository.db.engine import db_now_us, write_transaction
 from repository.db.tables import disseminations, record_sets, records, repository_meta, sets
-from repository.store import clock
+from repository.search.index import reindex
+from repository.store import clock, membership
+from repository.store.bulk import insert_many
 from repository.store.errors import PreconditionFailed, RecordNotFound, SetError
-from repository.store.sets import ancestors, is_valid_spec, join_specs, split_specs, with_ancestors
+from repository.store.rules import RuleError, compile_rule
+from repository.store.rules import normalized as normalized_rule
+from repository.store.sets import ancestors, is_valid_spec, join_specs, split_specs
 
 T = TypeVar("T")
 
@@ -39,6 +44,10 @@ class PreparedRecord:
     sets: frozenset[str] = frozenset()
     replace_sets: bool = False       # the record's memberships become exactly `sets` (else: added to)
     if_stamp: int | None = None      # write only if the stored record's stamp is this (If-Match)
+    # OAI <about> container(s) to serve after the metadata (provenance of a harvested record).
+    # Written with the record when it is added or changed, never alone: what a harvester
+    # receives must not change without the datestamp moving.
+    about: bytes | None = None
 
 
 @dataclass
@@ -69,63 +78,51 @@ def run_write(engine: Engine, lease_timeout_s: int, work: Callable[[Connection, 
         raise
 
 
-def _check_sets_exist(conn: Connection, specs: set[str]) -> None:
+def _check_sets_exist(conn: Connection, specs: set[str], rules: membership.Rules) -> None:
     if not specs:
         return
     found = set(conn.execute(select(sets.c.spec).where(sets.c.spec.in_(specs))).scalars())
     missing = sorted(specs - found)
     if missing:
         raise SetError(f"set {missing[0]!r} does not exist; create it first with `granary sets add {missing[0]} NAME`")
+    by_rule = sorted(specs & rules.keys())
+    if by_rule:
+        raise SetError(f"set {by_rule[0]!r} is defined by a rule; records cannot be put in it by hand")
 
 
-def _membership_rows(record_id: int, direct: set[str], stamp: int) -> list[tuple]:
-    return [(record_id, s, s in direct, stamp) for s in sorted(with_ancestors(direct))]
-
-
-def insert_many(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """executemany straight on the driver: bulk ingest spends most of its write time
-    building SQLAlchemy parameter dicts otherwise."""
-    if not rows:
-        return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    conn.exec_driver_sql(sql, rows)
-
-
-_MEMBERSHIP_COLUMNS = ("record_id", "spec", "direct", "stamp")
 _DISSEMINATION_COLUMNS = ("record_id", "prefix", "xml", "crosswalk_version")
-_RECORD_COLUMNS = ("local_id", "native_format", "native_xml", "content_hash", "stamp", "deleted", "set_specs")
-
-
-def _replace_memberships(conn: Connection, rows_by_record: dict[int, list[tuple]], fresh: bool = False) -> None:
-    """Replace the memberships of these records (`fresh`: they have none yet)."""
-    if not rows_by_record:
-        return
-    if not fresh:
-        conn.execute(delete(record_sets).where(record_sets.c.record_id.in_(list(rows_by_record))))
-    insert_many(conn, record_sets, _MEMBERSHIP_COLUMNS, [r for rs in rows_by_record.values() for r in rs])
+_RECORD_COLUMNS = ("local_id", "native_format", "native_xml", "content_hash", "stamp", "deleted", "set_specs",
+                   "about")
 
 
 def write_records(engine: Engine, lease_timeout_s: int, prepared: Iterable[PreparedRecord],
-                  chunk_size: int = 500, progress: Callable[[int], None] | None = None) -> WriteSummary:
-    """Add or update records atomically: all of them are written, or none."""
+                  chunk_size: int = 500, progress: Callable[[int], None] | None = None,
+                  then: Callable[[Connection, int, WriteSummary], None] | None = None) -> WriteSummary:
+    """Add or update records atomically: all of them are written, or none.
+
+    `then(conn, now, summary)` runs after the records, in the same transaction: a
+    harvest records its deletions and where it stands together with a page's records."""
     def work(conn: Connection, now: int) -> WriteSummary:
         summary = WriteSummary()
+        rules = membership.load_rules(conn)
         for chunk in _chunks(prepared, chunk_size):
-            _check_sets_exist(conn, set().union(*(p.sets for p in chunk)))
-            _write_chunk(conn, now, chunk, summary)
+            _check_sets_exist(conn, set().union(*(p.sets for p in chunk)), rules)
+            _write_chunk(conn, now, chunk, summary, rules)
             if progress:
                 progress(len(chunk))
+        if then is not None:
+            then(conn, now, summary)
         return summary
 
     return run_write(engine, lease_timeout_s, work)
 
 
-def _dissemination_rows(record_id: int, p: PreparedRecord) -> list[tuple]:
-    return [(record_id, k, x, v) for k, (x, v) in sorted(p.render().items())]
+def _dissemination_rows(record_id: int, diss: Disseminations) -> list[tuple]:
+    return [(record_id, k, x, v) for k, (x, v) in sorted(diss.items())]
 
 
-def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summary: WriteSummary) -> None:
+def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summary: WriteSummary,
+                 rules: membership.Rules) -> None:
     cols = records.c
     existing = {row.local_id: row for row in conn.execute(
         select(cols.id, cols.local_id, cols.content_hash, cols.deleted, cols.set_specs, cols.stamp,
@@ -135,78 +132,102 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             row = existing.get(p.local_id)
             if row is None or row.stamp != p.if_stamp:
                 raise PreconditionFailed(p.local_id, None if row is None else row.stamp)
-    new = [p for p in chunk if p.local_id not in existing]
-    changed: list[tuple[PreparedRecord, object, set[str]]] = []
+    rendered: dict[str, Disseminations] = {}
+
+    def diss(p: PreparedRecord) -> Disseminations:
+        if p.local_id not in rendered:
+            rendered[p.local_id] = p.render()
+        return rendered[p.local_id]
+
+    def by_rule(p: PreparedRecord) -> set[str]:
+        return membership.matching(rules, diss(p).get("mods", (None, ""))[0], p.local_id) if rules else set()
+
+    new = [(p, set(p.sets) | by_rule(p)) for p in chunk if p.local_id not in existing]
+    changed: list[tuple[PreparedRecord, object, set[str], bool]] = []
     raw_only: list[dict] = []
     for p in chunk:
         row = existing.get(p.local_id)
         if row is None:
             continue
-        direct = set(p.sets) if p.replace_sets else split_specs(row.set_specs) | set(p.sets)
-        if row.content_hash != p.content_hash or row.deleted or direct != split_specs(row.set_specs):
-            changed.append((p, row, direct))
+        old = split_specs(row.set_specs)
+        content_changed = row.content_hash != p.content_hash or row.deleted
+        explicit = set(p.sets) if p.replace_sets else (old - rules.keys()) | set(p.sets)
+        direct = explicit | (by_rule(p) if content_changed else old & rules.keys())
+        if content_changed or direct != old:
+            changed.append((p, row, direct, content_changed))
         else:
             summary.unchanged += 1
             summary.outcomes[p.local_id] = "unchanged"
             if row.native_xml != p.native_xml:
                 raw_only.append({"b_id": row.id, "native_xml": p.native_xml})
 
-    new_memberships: dict[int, list[tuple]] = {}
-    memberships: dict[int, list[tuple]] = {}
+    member_changes: list[membership.MembershipChange] = []
     diss_rows: list[tuple] = []
     if new:
         insert_many(conn, records, _RECORD_COLUMNS, [
-            (p.local_id, p.native_format, p.native_xml, p.content_hash, now, False, join_specs(set(p.sets)))
-            for p in new])
-        ids = dict(conn.execute(select(cols.local_id, cols.id).where(cols.local_id.in_([p.local_id for p in new]))).all())
-        for p in new:
+            (p.local_id, p.native_format, p.native_xml, p.content_hash, now, False, join_specs(direct), p.about)
+            for p, direct in new])
+        ids = dict(conn.execute(select(cols.local_id, cols.id)
+                                .where(cols.local_id.in_([p.local_id for p, _ in new]))).all())
+        for p, direct in new:
             rid = ids[p.local_id]
-            new_memberships[rid] = _membership_rows(rid, set(p.sets), now)
-            diss_rows += _dissemination_rows(rid, p)
+            member_changes.append(membership.MembershipChange(rid, None, frozenset(direct), now))
+            diss_rows += _dissemination_rows(rid, diss(p))
             summary.added += 1
             summary.outcomes[p.local_id] = "added"
     if changed:
         updates = []
-        for p, row, direct in changed:
+        for p, row, direct, content_changed in changed:
             stamp = max(now, row.stamp + 1)
             updates.append({"b_id": row.id, "native_format": p.native_format, "native_xml": p.native_xml,
                             "content_hash": p.content_hash, "stamp": stamp, "deleted": False,
-                            "set_specs": join_specs(direct)})
-            memberships[row.id] = _membership_rows(row.id, direct, stamp)
-            diss_rows += _dissemination_rows(row.id, p)
+                            "set_specs": join_specs(direct), "about": p.about})
+            member_changes.append(membership.MembershipChange(
+                row.id, frozenset(split_specs(row.set_specs)), frozenset(direct), stamp))
+            if content_changed:
+                diss_rows += _dissemination_rows(row.id, diss(p))
             summary.updated += 1
             summary.outcomes[p.local_id] = "updated"
         conn.execute(update(records).where(records.c.id == bindparam("b_id")), updates)
-        conn.execute(delete(disseminations).where(
-            disseminations.c.record_id.in_([row.id for _, row, _ in changed])))
+        rerendered = [row.id for _, row, _, content_changed in changed if content_changed]
+        if rerendered:
+            conn.execute(delete(disseminations).where(disseminations.c.record_id.in_(rerendered)))
     if raw_only:
         conn.execute(update(records).where(records.c.id == bindparam("b_id")), raw_only)
-    _replace_memberships(conn, new_memberships, fresh=True)
-    _replace_memberships(conn, memberships)
+    membership.apply(conn, member_changes)
     insert_many(conn, disseminations, _DISSEMINATION_COLUMNS, diss_rows)
+    reindex(conn, [c.record_id for c in member_changes])  # the search index follows added and changed records
+
+
+def tombstone(conn: Connection, now: int, local_id: str, if_stamp: int | None = None) -> bool:
+    """Turn a record into a tombstone inside a write transaction; False if it already was one."""
+    row = conn.execute(select(records.c.id, records.c.deleted, records.c.stamp, records.c.set_specs)
+                       .where(records.c.local_id == local_id)).first()
+    if row is None:
+        raise RecordNotFound(local_id)
+    if if_stamp is not None and row.stamp != if_stamp:
+        raise PreconditionFailed(local_id, row.stamp)
+    if row.deleted:
+        return False
+    stamp = max(now, row.stamp + 1)
+    conn.execute(update(records).where(records.c.id == row.id).values(deleted=True, stamp=stamp))
+    conn.execute(delete(disseminations).where(disseminations.c.record_id == row.id))
+    membership.restamp(conn, row.id, stamp)
+    reindex(conn, [row.id])  # a tombstone leaves the search index
+    return True
 
 
 def delete_record(engine: Engine, lease_timeout_s: int, local_id: str, if_stamp: int | None = None) -> bool:
     """Turn a record into a tombstone; False if it already was one."""
     def work(conn: Connection, now: int) -> bool:
-        row = conn.execute(select(records.c.id, records.c.deleted, records.c.stamp, records.c.set_specs)
-                           .where(records.c.local_id == local_id)).first()
-        if row is None:
-            raise RecordNotFound(local_id)
-        if if_stamp is not None and row.stamp != if_stamp:
-            raise PreconditionFailed(local_id, row.stamp)
-        if row.deleted:
-            return False
-        stamp = max(now, row.stamp + 1)
-        conn.execute(update(records).where(records.c.id == row.id).values(deleted=True, stamp=stamp))
-        conn.execute(delete(disseminations).where(disseminations.c.record_id == row.id))
-        conn.execute(update(record_sets).where(record_sets.c.record_id == row.id).values(stamp=stamp))
-        return True
+        return tombstone(conn, now, local_id, if_stamp)
 
     return run_write(engine, lease_timeout_s, work)
 
 
-def add_set(engine: Engine, lease_timeout_s: int, spec: str, name: str, description: str | None) -> None:
+def add_set(engine: Engine, lease_timeout_s: int, spec: str, name: str, description: str | None,
+            rule: str | None = None) -> int:
+    """Add a set; with a rule, its members are the records matching it. Returns its member count."""
     if not is_valid_spec(spec):
         raise SetError(f"{spec!r} is not a valid setSpec (letters, digits and -_.!~*'() in parts separated by ':')")
     if not name.strip():
@@ -222,9 +243,65 @@ def add_set(engine: Engine, lease_timeout_s: int, spec: str, name: str, descript
         missing = [a for a in ancestors(spec) if a not in existing]
         if missing:
             raise SetError(f"parent set {missing[0]!r} of {spec!r} does not exist; add it first")
-        conn.execute(insert(sets).values(spec=spec, name=name.strip(), description=description))
+        conn.execute(insert(sets).values(spec=spec, name=name.strip(), description=description, rule=canonical))
+
+    canonical = _canonical_rule(spec, rule)
+    run_write(engine, lease_timeout_s, work)
+    return _materialize(engine, lease_timeout_s, spec, canonical) if canonical else 0
+
+
+def _canonical_rule(spec: str, rule: str | None) -> str | None:
+    if rule is None:
+        return None
+    try:
+        return normalized_rule(rule)
+    except RuleError as exc:
+        raise SetError(f"set {spec!r}: {exc}") from None
+
+
+def set_rule(engine: Engine, lease_timeout_s: int, spec: str, rule: str | None) -> int:
+    """Give a set a rule (members become the matching records) or take it away (members stay,
+    now as explicit members). Returns how many records' memberships changed."""
+    canonical = _canonical_rule(spec, rule)
+
+    def work(conn: Connection, now: int) -> None:
+        if conn.execute(select(sets.c.spec).where(sets.c.spec == spec)).first() is None:
+            raise SetError(f"set {spec!r} does not exist")
+        conn.execute(update(sets).where(sets.c.spec == spec).values(rule=canonical))
 
     run_write(engine, lease_timeout_s, work)
+    return _materialize(engine, lease_timeout_s, spec, canonical) if canonical else 0
+
+
+def _materialize(engine: Engine, lease_timeout_s: int, spec: str, rule: str, batch: int = 500) -> int:
+    """Bring the live records' membership of a rule set in line with its rule, a batch per
+    transaction: re-running after an interruption finishes the job."""
+    matches = compile_rule(rule)
+    after, moved = 0, 0
+    while True:
+        def work(conn: Connection, now: int) -> tuple[int, int]:
+            rows = conn.execute(
+                select(records.c.id, records.c.local_id, records.c.stamp, records.c.set_specs, disseminations.c.xml)
+                .outerjoin(disseminations, (disseminations.c.record_id == records.c.id)
+                           & (disseminations.c.prefix == "mods"))
+                .where(records.c.id > after, records.c.deleted.is_(False)).order_by(records.c.id).limit(batch)).all()
+            changes = []
+            for row in rows:
+                old = split_specs(row.set_specs)
+                member = row.xml is not None and matches(parse_xml(row.xml, row.local_id).getroot())
+                new = (old - {spec}) | ({spec} if member else set())
+                if new != old:
+                    stamp = max(now, row.stamp + 1)
+                    conn.execute(update(records).where(records.c.id == row.id)
+                                 .values(stamp=stamp, set_specs=join_specs(new)))
+                    changes.append(membership.MembershipChange(row.id, frozenset(old), frozenset(new), stamp))
+            membership.apply(conn, changes)
+            return (rows[-1].id if rows else -1), len(changes)
+
+        after, n = run_write(engine, lease_timeout_s, work)
+        moved += n
+        if after < 0:
+            return moved
 
 
 def update_set(engine: Engine, lease_timeout_s: int, spec: str, name: str | None = None,
@@ -257,15 +334,14 @@ def remove_set(engine: Engine, lease_timeout_s: int, spec: str) -> int:
         members = conn.execute(select(records.c.id, records.c.stamp, records.c.set_specs)
                                .join(record_sets, record_sets.c.record_id == records.c.id)
                                .where(record_sets.c.spec == spec)).all()
-        conn.execute(delete(record_sets).where(record_sets.c.spec == spec))
-        memberships: dict[int, list[tuple]] = {}
+        changes = []
         for row in members:
             stamp = max(now, row.stamp + 1)
-            direct = split_specs(row.set_specs) - {spec}
+            old = split_specs(row.set_specs)
             conn.execute(update(records).where(records.c.id == row.id)
-                         .values(stamp=stamp, set_specs=join_specs(direct)))
-            memberships[row.id] = _membership_rows(row.id, direct, stamp)
-        _replace_memberships(conn, memberships)
+                         .values(stamp=stamp, set_specs=join_specs(old - {spec})))
+            changes.append(membership.MembershipChange(row.id, frozenset(old), frozenset(old - {spec}), stamp))
+        membership.apply(conn, changes)
         conn.execute(delete(sets).where(sets.c.spec == spec))
         return len(members)
 
