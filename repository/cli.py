@@ -328,7 +328,3 @@ main.add_command(token_group)
 
 from repository.commands.csv import import_csv_command  # noqa: E402
 main.add_command(import_csv_command)
-
-
-from repository.commands.csv import import_csv_command  # noqa: E402
-main.add_command(import_csv_command)
