@@ -7,6 +7,7 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from crosswalks.registry import Registry, default_registry
+from repository.api import blueprint as api_blueprint
 from repository.config import Settings
 from repository.db.engine import make_engine
 from repository.oai.view import blueprint as oai_blueprint
@@ -27,4 +28,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.extensions["granary"] = AppState(settings, engine or make_engine(settings.database_url),
                                          registry or default_registry())
     app.register_blueprint(oai_blueprint)
+    app.register_blueprint(api_blueprint)
     return app
