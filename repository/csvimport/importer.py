@@ -107,9 +107,6 @@ def import_csv(path: Path, settings: Settings, engine: Engine, registry: Registr
         raise CsvImportError(report) from None
     report.delimiter, report.empty_rows, report.rows = sheet.delimiter, sheet.empty_rows, len(sheet.rows)
     columns, id_column = _header(report, sheet.header, sheet.rows)
-    for number in sheet.too_long:
-        report.problems.append(Problem(f"{name}, row {number}", f"more cells than the header row names "
-                                                                f"({len(sheet.header)} columns)"))
     if report.problems:
         raise CsvImportError(report)
     assert id_column is not None
@@ -126,12 +123,15 @@ def import_csv(path: Path, settings: Settings, engine: Engine, registry: Registr
     options = StageOptions(settings.max_xml_bytes)
 
     seen: dict[str, int] = {}
+    too_long = set(sheet.too_long)
     staged: list[StagedRecord] = []
     for row in sheet.rows:
         if progress:
             progress(1)
         where = f"{name}, row {row.number}"
         problems: list[Problem] = []
+        if row.number in too_long:
+            problems.append(Problem(where, f"more cells than the header row names ({len(sheet.header)} columns)"))
         raw_id = row.cells[id_column.index]
         local_id = normalize_local_id(raw_id) if raw_id else None
         if not raw_id:
