@@ -1,0 +1,96 @@
+"""The full-text index: one document per live record, kept current by the store's writes.
+
+A document holds the record's title, names, subjects and description (abstracts
+and notes), read from its MODS dissemination by the record page's own reader,
+and its year for date filters. SQLite keeps it in an FTS5 table (`search_fts`,
+rowid = record id, porter-stemmed), PostgreSQL in `search_documents` with a
+weighted tsvector (title A, names and subjects B, description C) under a GIN index.
+
+`reindex` is called inside the write transaction that changed the records, so
+the index never disagrees with a committed store.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, select
+
+from metadata.errors import MetadataError
+from repository.db.tables import disseminations, records
+from repository.web.record_view import record_view
+
+SQLITE_TABLE = "search_fts"
+PG_TABLE = "search_documents"
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    title: str
+    names: str
+    subjects: str
+    description: str
+    year: int | None
+
+
+def document(mods_xml: bytes) -> SearchDocument | None:
+    try:
+        view = record_view(mods_xml)
+    except MetadataError:
+        return None
+    names = "\n".join(n.name for n in view.names)
+    description = "\n".join([*view.abstracts, *(t for _, t in view.notes)])
+    return SearchDocument(view.title, names, "\n".join(view.subjects), description, view.year)
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def reindex(conn: Connection, record_ids: Iterable[int]) -> None:
+    """Make the index agree with the store for these records: live ones are (re)indexed
+    from their MODS dissemination, deleted or missing ones are removed."""
+    ids = sorted(set(record_ids))
+    sqlite = conn.dialect.name == "sqlite"
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start:start + BATCH]
+        rows = conn.execute(
+            select(records.c.id, disseminations.c.xml)
+            .select_from(records.join(disseminations, and_(disseminations.c.record_id == records.c.id,
+                                                            disseminations.c.prefix == "mods")))
+            .where(records.c.id.in_(chunk), records.c.deleted.is_(False))).all()
+        docs = [(r.id, d) for r in rows if (d := document(r.xml)) is not None]
+        values = [(rid, d.title, d.names, d.subjects, d.description, d.year) for rid, d in docs]
+        m = _mark(conn)
+        marks = ", ".join([m] * 6)
+        in_list = ", ".join(str(int(i)) for i in chunk)
+        if sqlite:
+            conn.exec_driver_sql(f"DELETE FROM {SQLITE_TABLE} WHERE rowid IN ({in_list})")
+            if values:
+                conn.exec_driver_sql(f"INSERT INTO {SQLITE_TABLE} (rowid, title, names, subjects, description, year) "
+                                     f"VALUES ({marks})", values)
+        else:
+            conn.exec_driver_sql(f"DELETE FROM {PG_TABLE} WHERE record_id IN ({in_list})")
+            if values:
+                conn.exec_driver_sql(f"INSERT INTO {PG_TABLE} (record_id, title, names, subjects, description, year) "
+                                     f"VALUES ({marks})", values)
+
+
+def reindex_all(conn: Connection, progress=None) -> int:
+    """Rebuild the whole index from the store (the migration's backfill, `granary search reindex`)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"DELETE FROM {SQLITE_TABLE}")
+    else:
+        conn.exec_driver_sql(f"DELETE FROM {PG_TABLE}")
+    after, done = 0, 0
+    while True:
+        ids = list(conn.execute(select(records.c.id).where(records.c.id > after, records.c.deleted.is_(False))
+                                .order_by(records.c.id).limit(BATCH)).scalars())
+        if not ids:
+            return done
+        reindex(conn, ids)
+        done += len(ids)
+        after = ids[-1]
+        if progress:
+            progress(len(ids))

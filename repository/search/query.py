@@ -1,0 +1,109 @@
+"""Relevance-ranked search with set and year filters, in bounded pages.
+
+Ranking is FTS5's bm25 on SQLite (title weighted 10, names and subjects 4,
+description 1) and ts_rank on PostgreSQL (weights A/B/C on the same fields).
+Relevance order has no cheap keyset, so pages are offsets, bounded: at most
+MAX_PAGE pages of PAGE_SIZE hits are reachable (the first 1,000 hits), and the
+total is counted up to COUNT_CAP, beyond which the page says "more than".
+A deeper question is better asked by narrowing it (a set, a date range).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from repository.search.index import PG_TABLE, SQLITE_TABLE
+
+PAGE_SIZE = 20
+MAX_PAGE = 50
+COUNT_CAP = 1000
+MAX_TERMS = 16
+_TOKEN = re.compile(r"[^\W_]+\*?", re.UNICODE)  # letters and digits; nothing a query syntax reads
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    q: str
+    set_spec: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    ids: list[int]           # record ids of this page, best first
+    total: int               # capped at COUNT_CAP + 1
+    capped: bool             # total is "more than COUNT_CAP"
+    terms: list[str]
+
+
+def terms_of(q: str) -> list[str]:
+    return _TOKEN.findall(q)[:MAX_TERMS]
+
+
+def fts5_match(terms: list[str]) -> str:
+    """An FTS5 query of the words, all required: each one quoted (no FTS5 syntax
+    can come from the user), a trailing * kept as a prefix search."""
+    out = []
+    for t in terms:
+        word = t.rstrip("*")
+        if word:
+            out.append(f'"{word}"*' if t.endswith("*") else f'"{word}"')
+    return " ".join(out)
+
+
+def tsquery(terms: list[str]) -> str:
+    """A PostgreSQL tsquery of the words, all required: the words are letters and digits only, so no
+    tsquery operator can come from the user; a trailing * becomes a prefix match."""
+    out = []
+    for t in terms:
+        word = t.rstrip("*")
+        if word:
+            out.append(f"{word}:*" if t.endswith("*") else word)
+    return " & ".join(out)
+
+
+def _filters(sq: SearchQuery, id_col: str, params: dict) -> str:
+    sql = ""
+    if sq.year_from is not None:
+        sql += " AND year >= :year_from"
+        params["year_from"] = sq.year_from
+    if sq.year_to is not None:
+        sql += " AND year <= :year_to"
+        params["year_to"] = sq.year_to
+    if sq.set_spec:
+        sql += f" AND {id_col} IN (SELECT record_id FROM record_sets WHERE spec = :spec)"
+        params["spec"] = sq.set_spec
+    return sql
+
+
+def search(conn: Connection, sq: SearchQuery) -> SearchResult:
+    terms = terms_of(sq.q)
+    if not terms:
+        return SearchResult([], 0, False, [])
+    offset = (min(max(sq.page, 1), MAX_PAGE) - 1) * PAGE_SIZE
+    if conn.dialect.name == "sqlite":
+        match = fts5_match(terms)
+        if not match:
+            return SearchResult([], 0, False, terms)
+        params: dict = {"match": match}
+        where = f"{SQLITE_TABLE} MATCH :match" + _filters(sq, "rowid", params)
+        page_sql = (f"SELECT rowid FROM {SQLITE_TABLE} WHERE {where} "
+                    f"ORDER BY bm25({SQLITE_TABLE}, 10.0, 4.0, 4.0, 1.0), rowid LIMIT :limit OFFSET :offset")
+        count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {SQLITE_TABLE} WHERE {where} LIMIT :cap)"
+    else:
+        query = tsquery(terms)
+        if not query:
+            return SearchResult([], 0, False, terms)
+        params = {"query": query}
+        where = "tsv @@ to_tsquery('english', :query)" + _filters(sq, "record_id", params)
+        page_sql = (f"SELECT record_id FROM {PG_TABLE} WHERE {where} "
+                    f"ORDER BY ts_rank(tsv, to_tsquery('english', :query)) DESC, record_id "
+                    f"LIMIT :limit OFFSET :offset")
+        count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {PG_TABLE} WHERE {where} LIMIT :cap) AS hits"
+    ids = [int(r[0]) for r in conn.execute(text(page_sql), {**params, "limit": PAGE_SIZE, "offset": offset})]
+    total = int(conn.execute(text(count_sql), {**params, "cap": COUNT_CAP + 1}).scalar_one())
+    return SearchResult(ids, total, total > COUNT_CAP, terms)
