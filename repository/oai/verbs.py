@@ -1,5 +1,6 @@
-"""The six verbs. Each does all its checks and queries before returning, then hands
-back a lazy body, so an error can never surface half-way through a response."""
+"""The six verbs. Each does all its checks and queries before it returns a body, so an
+error can never surface half-way through a response; a list body is one page of
+stored record fragments, bounded by GRANARY_PAGE_SIZE."""
 from __future__ import annotations
 
 import time
