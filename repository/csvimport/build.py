@@ -130,7 +130,7 @@ class _Mods:
             match = next((t for t in TYPES_OF_RESOURCE if t.lower() == value.lower()), None)
             if match is None:
                 self.problems.append(CellProblem(column, f"{value!r} is not a MODS typeOfResource; use one of "
-                                                 f"{', '.join(TYPES_OF_RESOURCE)} (other terms go in `genre`)"))
+                                                 f"{'; '.join(TYPES_OF_RESOURCE)} (other terms go in `genre`)"))
                 return
             value = match
         elif local == "languageTerm":
