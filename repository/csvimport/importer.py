@@ -17,15 +17,30 @@ from sqlalchemy import Engine, select
 
 from crosswalks.registry import Registry
 from repository.config import Settings
-from repository.csvimport.build import RowInvalid, build_record, record_format, serialize, validate
-from repository.csvimport.columns import Column, ColumnError, column_letter, parse_column
-from repository.csvimport.read import SheetError, bad_characters, read_sheet, split_values
+from repository.csvimport.build import (
+    RowInvalid,
+    build_record,
+    record_format,
+    serialize,
+    validate,
+)
+from repository.csvimport.columns import (
+    Column,
+    ColumnError,
+    column_letter,
+    parse_column,
+)
+from repository.csvimport.read import (
+    SheetError,
+    bad_characters,
+    read_sheet,
+    split_values,
+)
 from repository.db.tables import records, sets
 from repository.ingest.extract import Problem
-from repository.ingest.pipeline import _renderer  # the ingest's own rule for re-rendering a skipped record
 from repository.ingest.prepare import CrosswalkOutputError
 from repository.ingest.sources import SourceDocument
-from repository.ingest.stage import StagedRecord, StageOptions, stage_document
+from repository.ingest.stage import StagedRecord, StageOptions, renderer, stage_document
 from repository.oai.identifiers import normalize_local_id
 from repository.store.errors import SetError
 from repository.store.queries import content_hashes
@@ -181,7 +196,7 @@ def import_csv(path: Path, settings: Settings, engine: Engine, registry: Registr
     if dry_run:
         _predict(report, engine, staged, set_specs)
         return report
-    prepared = (PreparedRecord(r.local_id, r.native_format, r.raw, r.content_hash, _renderer(registry, r), set_specs)
+    prepared = (PreparedRecord(r.local_id, r.native_format, r.raw, r.content_hash, renderer(registry, r), set_specs)
                 for r in staged)
     try:
         summary = write_records(engine, settings.write_lease_timeout_seconds, prepared, progress=write_progress)

@@ -17,15 +17,23 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from crosswalks.registry import Registry
-from metadata.safe_xml import parse_xml
 from repository.config import Settings
 from repository.ingest.extract import Problem
 from repository.ingest.parallel import staged_in_workers
-from repository.ingest.prepare import CrosswalkOutputError, render
+from repository.ingest.prepare import CrosswalkOutputError
 from repository.ingest.sources import SourceError, documents
-from repository.ingest.stage import StagedDocument, StagedRecord, StageOptions, stage_document
+from repository.ingest.stage import (
+    StagedDocument,
+    StageOptions,
+    renderer,
+    stage_document,
+)
 from repository.store.queries import content_hashes
-from repository.store.writes import Disseminations, PreparedRecord, WriteSummary, write_records
+from repository.store.writes import (
+    PreparedRecord,
+    WriteSummary,
+    write_records,
+)
 
 
 @dataclass
@@ -93,7 +101,7 @@ def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Regi
                     report.id_rules[r.id_rule] += 1
                     if not report.problems:
                         yield PreparedRecord(r.local_id, r.native_format, r.raw, r.content_hash,
-                                             _renderer(registry, r), sets)
+                                             renderer(registry, r), sets)
         except SourceError as exc:
             report.problems.append(Problem(exc.source, exc.message))
         if report.problems:
@@ -107,17 +115,3 @@ def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Regi
         raise IngestError(report) from None
     report.added, report.updated, report.unchanged = summary.added, summary.updated, summary.unchanged
     return report
-
-
-def _renderer(registry: Registry, r: StagedRecord) -> Callable[[], Disseminations]:
-    """The staged disseminations, or, if staging skipped them because the store had this
-    content and the store has changed since, a fresh rendering from the raw record."""
-    if r.disseminations is not None:
-        return lambda: r.disseminations
-
-    def fresh() -> Disseminations:
-        fmt = registry.format(r.native_format)
-        root = parse_xml(r.raw, r.source).getroot()
-        return render(registry, fmt, root, fmt.serialize(root), r.source, r.local_id)
-
-    return fresh

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from crosswalks.registry import Registry
+from metadata.safe_xml import parse_xml
 from repository.ingest.extract import Candidate, Problem, extract, issue_problem
 from repository.ingest.prepare import CrosswalkOutputError, render
 from repository.ingest.sources import SourceDocument
@@ -87,3 +88,17 @@ def stage_document(doc: SourceDocument, registry: Registry, options: StageOption
         out.records.append(StagedRecord(c.source, c.line, c.local_id, c.id_rule, c.fmt.prefix,
                                         _raw_bytes(c, doc.data), digest, diss))
     return out
+
+
+def renderer(registry: Registry, r: StagedRecord) -> Callable[[], Disseminations]:
+    """The staged disseminations, or, if staging skipped them because the store had this
+    content and the store has changed since, a fresh rendering from the raw record."""
+    if r.disseminations is not None:
+        return lambda: r.disseminations
+
+    def fresh() -> Disseminations:
+        fmt = registry.format(r.native_format)
+        root = parse_xml(r.raw, r.source).getroot()
+        return render(registry, fmt, root, fmt.serialize(root), r.source, r.local_id)
+
+    return fresh
