@@ -324,3 +324,43 @@ def test_listing_shows_sets_and_tombstones(client, corpus):
     assert items["stanford-bb013fz9675"]["deleted"] is True
     assert items[corpus["princeton:ukrainian"][0]]["sets"] == ["princeton:ukrainian"]
     assert json.loads(json.dumps(items))  # plain JSON all the way down
+
+
+def test_two_editors_with_the_same_etag_cannot_both_write(app, engine, auth, monkeypatch):
+    """Both requests pass the precondition read, then meet inside the write (the crosswalk
+    step runs in the transaction). Exactly one may win; the other must get 412."""
+    import threading
+
+    from repository.api import records as api_records
+
+    client = app.test_client()
+    etag = client.put("/api/records/race", data=MODS_FILE.read_bytes(), headers={**auth, **MODS}).headers["ETag"]
+    meet = threading.Barrier(2)
+    real_prepare = api_records.prepare
+
+    def meeting_prepare(*args, **kwargs):
+        p = real_prepare(*args, **kwargs)
+        render = p.render
+
+        def render_after_meeting():
+            try:
+                meet.wait(timeout=2)  # a store that serializes these writers never lets both arrive
+            except threading.BrokenBarrierError:
+                pass
+            return render()
+        return api_records.replace(p, render=render_after_meeting)
+
+    monkeypatch.setattr(api_records, "prepare", meeting_prepare)
+    statuses = []
+
+    def edit(path):
+        resp = app.test_client().put("/api/records/race", data=path.read_bytes(),
+                                     headers={**auth, **MODS, "If-Match": etag})
+        statuses.append(resp.status_code)
+
+    threads = [threading.Thread(target=edit, args=(p,)) for p in (MODS_OTHER, sorted(CORPUS.glob("mods/fsu-*.xml"))[2])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 412]

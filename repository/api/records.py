@@ -23,7 +23,7 @@ from metadata.formats import DC_NS, OAI_DC_NS, MetadataFormat
 from metadata.safe_xml import parse_xml
 from repository.api import blueprint
 from repository.api.auth import requires
-from repository.api.common import JSON_MAX_BYTES, app_state, int_param, json_object, read_body
+from repository.api.common import JSON_MAX_BYTES, app_state, int_param, json_object, read_body, record_lock
 from repository.api.problems import Problem, issue_dicts
 from repository.db.tables import records as records_table
 from repository.ingest.extract import _local_id as local_id_from_record
@@ -330,10 +330,11 @@ def put_record(local_id: str) -> Response:
     local = _checked_local_id(local_id, "local_id")
     body = _parse_body(local)
     _validate(body, local)
-    current = _current(local)
-    _check_if_none_match(local, current)
-    if_stamp = _if_match(local, current)
-    outcome = _store(local, body, if_stamp)
+    with record_lock(local):
+        current = _current(local)
+        _check_if_none_match(local, current)
+        if_stamp = _if_match(local, current)
+        outcome = _store(local, body, if_stamp)
     return _record_response(_current(local), 201 if outcome == "added" else 200)
 
 
@@ -348,11 +349,12 @@ def create_record() -> Response:
                       field="identifier")
     local = _checked_local_id(found, "identifier")
     _validate(body, local)
-    if _current(local) is not None:
-        raise Problem(409, "conflict", f"record {local!r} already exists; replace it with PUT (a withdrawn record "
-                      "is restored the same way)", record=local,
-                      headers={"Location": url_for("api.get_record", local_id=local, _external=True)})
-    _store(local, body, None)
+    with record_lock(local):
+        if _current(local) is not None:
+            raise Problem(409, "conflict", f"record {local!r} already exists; replace it with PUT (a withdrawn "
+                          "record is restored the same way)", record=local,
+                          headers={"Location": url_for("api.get_record", local_id=local, _external=True)})
+        _store(local, body, None)
     return _record_response(_current(local), 201)
 
 
@@ -361,16 +363,17 @@ def create_record() -> Response:
 def delete_record_view(local_id: str) -> Response:
     local = normalize_local_id(local_id)
     st = app_state()
-    current = _current(local)
-    if current is None:
-        raise _not_found(local)
-    if_stamp = _if_match(local, current)
-    try:
-        delete_record(st.engine, st.settings.write_lease_timeout_seconds, local, if_stamp=if_stamp)
-    except PreconditionFailed as exc:
-        raise _stale(local, exc.current_stamp) from None
-    except RecordNotFound:
-        raise _not_found(local) from None
+    with record_lock(local):
+        current = _current(local)
+        if current is None:
+            raise _not_found(local)
+        if_stamp = _if_match(local, current)
+        try:
+            delete_record(st.engine, st.settings.write_lease_timeout_seconds, local, if_stamp=if_stamp)
+        except PreconditionFailed as exc:
+            raise _stale(local, exc.current_stamp) from None
+        except RecordNotFound:
+            raise _not_found(local) from None
     resp = Response(status=204)
     resp.set_etag(etag_of(int(_current(local).stamp)))
     return resp
