@@ -13,11 +13,17 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from repository import cli
-from repository.api.tokens_store import PREFIX, TokenError, create_token, revoke_token, verify_token
+from repository.api.tokens_store import (
+    PREFIX,
+    TokenError,
+    create_token,
+    revoke_token,
+    verify_token,
+)
 from repository.db.tables import api_tokens
 from tests.shared import CORPUS
 
-MODS_FILE = sorted(CORPUS.glob("mods/fsu-*.xml"))[0]
+MODS_FILE = min(CORPUS.glob("mods/fsu-*.xml"))
 MODS = {"Content-Type": "application/mods+xml"}
 
 
@@ -131,7 +137,7 @@ def test_token_cli_creates_lists_and_revokes(granary, client, engine):
 
     listed = granary("token", "list")
     assert listed.exit_code == 0
-    assert re.search(r"^catalogue-sync\twrite\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\tactive$", listed.stdout, re.M)
+    assert re.search(r"^catalogue-sync\twrite\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\tactive$", listed.stdout, re.MULTILINE)
     assert token not in listed.output
 
     dup = granary("token", "create", "--name", "catalogue-sync")

@@ -19,7 +19,7 @@ from tests.fixtures import load_corpus, set_datestamp
 from tests.oai import NS, oai_get
 from tests.shared import CORPUS
 
-MODS_FILE = sorted(CORPUS.glob("mods/fsu-*.xml"))[0]
+MODS_FILE = min(CORPUS.glob("mods/fsu-*.xml"))
 MODS_OTHER = sorted(CORPUS.glob("mods/fsu-*.xml"))[1]
 DC_FILE = CORPUS / "oai_dc" / "dpla-rumsey.xml"
 INVALID_MODS = CORPUS / "invalid" / "mods" / "dpla-ct.xml"  # subject/geographic with element content, line 33

@@ -51,4 +51,4 @@ def _routing_error(exc: HTTPException):
     return _http_error(exc)
 
 
-from repository.api import openapi, records, sets  # noqa: E402,F401  (their routes join the blueprint)
+from repository.api import openapi, records, sets  # noqa: F401  (their routes join the blueprint)

@@ -16,10 +16,16 @@ from flask import current_app, g, request
 
 from repository.api.problems import Problem
 from repository.api.tokens_store import (
-    PREFIX, SCOPES, TokenInfo, generate_token, hash_token, scope_allows, verify_token,
+    PREFIX,
+    SCOPES,
+    TokenInfo,
+    generate_token,
+    hash_token,
+    scope_allows,
+    verify_token,
 )
 
-__all__ = ["PREFIX", "SCOPES", "generate_token", "hash_token", "requires", "current_token"]
+__all__ = ["PREFIX", "SCOPES", "current_token", "generate_token", "hash_token", "requires"]
 
 F = TypeVar("F", bound=Callable)
 REALM = "granary"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # repository.app imports this package
 JSON_MAX_BYTES = 1024 * 1024  # a JSON body (a DC record or a set) is small; refuse more
 
 
-def app_state() -> "AppState":
+def app_state() -> AppState:
     return current_app.extensions["granary"]
 
 

@@ -23,7 +23,14 @@ from metadata.formats import DC_NS, OAI_DC_NS, MetadataFormat
 from metadata.safe_xml import parse_xml
 from repository.api import blueprint
 from repository.api.auth import requires
-from repository.api.common import JSON_MAX_BYTES, app_state, int_param, json_object, read_body, record_lock
+from repository.api.common import (
+    JSON_MAX_BYTES,
+    app_state,
+    int_param,
+    json_object,
+    read_body,
+    record_lock,
+)
 from repository.api.problems import Problem, issue_dicts
 from repository.db.tables import records as records_table
 from repository.ingest.extract import _local_id as local_id_from_record

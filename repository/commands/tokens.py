@@ -11,7 +11,13 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup
 
-from repository.api.tokens_store import SCOPES, TokenError, create_token, list_tokens, revoke_token
+from repository.api.tokens_store import (
+    SCOPES,
+    TokenError,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
 from repository.commands.common import require_schema
 
 
