@@ -24,3 +24,12 @@ class PreconditionFailed(StoreError):
         self.current_stamp = current_stamp
         state = "does not exist" if current_stamp is None else "has changed since it was read"
         super().__init__(f"record {local_id!r} {state}")
+
+
+class ConcurrentCreate(StoreError):
+    """Another writer created a record this write was creating; nothing was written."""
+
+    def __init__(self, local_ids: list[str]) -> None:
+        self.local_ids = local_ids
+        shown = ", ".join(repr(i) for i in local_ids[:3]) + (" ..." if len(local_ids) > 3 else "")
+        super().__init__(f"another writer created one of these records at the same time: {shown}; try again")

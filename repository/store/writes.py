@@ -12,6 +12,7 @@ from itertools import islice
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from metadata.safe_xml import parse_xml
 from metadata.xmlchars import has_non_xml_chars
@@ -20,7 +21,7 @@ from repository.db.tables import disseminations, record_sets, records, repositor
 from repository.search.index import reindex
 from repository.store import clock, membership
 from repository.store.bulk import insert_many
-from repository.store.errors import PreconditionFailed, RecordNotFound, SetError
+from repository.store.errors import ConcurrentCreate, PreconditionFailed, RecordNotFound, SetError
 from repository.store.rules import RuleError, compile_rule
 from repository.store.rules import normalized as normalized_rule
 from repository.store.sets import ancestors, is_valid_spec, join_specs, split_specs
@@ -44,6 +45,7 @@ class PreparedRecord:
     sets: frozenset[str] = frozenset()
     replace_sets: bool = False       # the record's memberships become exactly `sets` (else: added to)
     if_stamp: int | None = None      # write only if the stored record's stamp is this (If-Match)
+    if_absent: bool = False          # write only if no record has this local id yet (If-None-Match: *)
     # OAI <about> container(s) to serve after the metadata (provenance of a harvested record).
     # Written with the record when it is added or changed, never alone: what a harvester
     # receives must not change without the datestamp moving.
@@ -124,14 +126,17 @@ def _dissemination_rows(record_id: int, diss: Disseminations) -> list[tuple]:
 def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summary: WriteSummary,
                  rules: membership.Rules) -> None:
     cols = records.c
+    # FOR UPDATE: on PostgreSQL a concurrent writer of the same records waits here, then
+    # sees the committed stamp, so If-Match cannot let two editors both win.
     existing = {row.local_id: row for row in conn.execute(
         select(cols.id, cols.local_id, cols.content_hash, cols.deleted, cols.set_specs, cols.stamp,
-               cols.native_xml).where(cols.local_id.in_([p.local_id for p in chunk])))}
+               cols.native_xml).where(cols.local_id.in_([p.local_id for p in chunk])).with_for_update())}
     for p in chunk:
-        if p.if_stamp is not None:
-            row = existing.get(p.local_id)
-            if row is None or row.stamp != p.if_stamp:
-                raise PreconditionFailed(p.local_id, None if row is None else row.stamp)
+        row = existing.get(p.local_id)
+        if p.if_stamp is not None and (row is None or row.stamp != p.if_stamp):
+            raise PreconditionFailed(p.local_id, None if row is None else row.stamp)
+        if p.if_absent and row is not None:
+            raise PreconditionFailed(p.local_id, row.stamp)
     rendered: dict[str, Disseminations] = {}
 
     def diss(p: PreparedRecord) -> Disseminations:
@@ -164,9 +169,13 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     member_changes: list[membership.MembershipChange] = []
     diss_rows: list[tuple] = []
     if new:
-        insert_many(conn, records, _RECORD_COLUMNS, [
-            (p.local_id, p.native_format, p.native_xml, p.content_hash, now, False, join_specs(direct), p.about)
-            for p, direct in new])
+        try:
+            insert_many(conn, records, _RECORD_COLUMNS, [
+                (p.local_id, p.native_format, p.native_xml, p.content_hash, now, False, join_specs(direct), p.about)
+                for p, direct in new])
+        except IntegrityError:
+            # Another writer created one of these records after we looked (PostgreSQL).
+            raise ConcurrentCreate([p.local_id for p, _ in new]) from None
         ids = dict(conn.execute(select(cols.local_id, cols.id)
                                 .where(cols.local_id.in_([p.local_id for p, _ in new]))).all())
         for p, direct in new:
@@ -202,7 +211,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
 def tombstone(conn: Connection, now: int, local_id: str, if_stamp: int | None = None) -> bool:
     """Turn a record into a tombstone inside a write transaction; False if it already was one."""
     row = conn.execute(select(records.c.id, records.c.deleted, records.c.stamp, records.c.set_specs)
-                       .where(records.c.local_id == local_id)).first()
+                       .where(records.c.local_id == local_id).with_for_update()).first()
     if row is None:
         raise RecordNotFound(local_id)
     if if_stamp is not None and row.stamp != if_stamp:
