@@ -328,3 +328,7 @@ main.add_command(token_group)
 
 from repository.commands.csv import import_csv_command  # noqa: E402
 main.add_command(import_csv_command)
+
+
+from repository.commands.harvest import harvest_command  # noqa: E402
+main.add_command(harvest_command)

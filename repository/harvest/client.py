@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -193,8 +192,7 @@ class Client:
                 wait = retry_after_seconds(exc.headers.get("Retry-After")) if status in (429, 503) else None
                 raise _Transient(f"{url}: HTTP {status}", wait) from None
             return status, body
-        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout,
-                TimeoutError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise _Transient(f"{url}: {type(exc).__name__}: {reason}") from None
         return status, _decode(data, encoding, url)
