@@ -1,14 +1,10 @@
 """Request plumbing the API views share: the app state, bounded bodies, parameters."""
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from flask import current_app, request
-from sqlalchemy import text
 
 from repository.api.problems import Problem
 
@@ -62,30 +58,3 @@ def int_param(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise Problem(400, "invalid-parameter", f"{name} must be between {low} and {high}", field=name)
     return value
-
-
-@contextmanager
-def record_lock(local_id: str) -> Iterator[None]:
-    """Serialize the API's read-check-write of one record across processes.
-
-    The store checks If-Match (PreparedRecord.if_stamp) inside the write
-    transaction, but on PostgreSQL under READ COMMITTED two writers can both
-    read the old stamp before either commits, and the second UPDATE then
-    overwrites the first. A session advisory lock per record, held from the
-    precondition check to the commit, makes API writers take turns: the second
-    sees the first one's stamp and gets 412. SQLite needs nothing: its writers
-    already hold the database lock for the whole transaction.
-    """
-    engine = app_state().engine
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    key = int.from_bytes(hashlib.sha256(f"granary.api.record:{local_id}".encode()).digest()[:8], "big", signed=True)
-    with engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from flask import Response, jsonify, request, url_for
 from lxml import etree
-from sqlalchemy.exc import IntegrityError
 
 from metadata.errors import XMLInputError
 from metadata.formats import DC_NS, OAI_DC_NS, MetadataFormat
@@ -29,18 +28,17 @@ from repository.api.common import (
     int_param,
     json_object,
     read_body,
-    record_lock,
 )
 from repository.api.problems import Problem, issue_dicts
 from repository.db.tables import records as records_table
-from repository.ingest.extract import _local_id as local_id_from_record
+from repository.ingest.extract import local_id_from_record
 from repository.ingest.prepare import CrosswalkOutputError, prepare
 from repository.oai.dates import datestamp, parse_bound
 from repository.oai.errors import OAIError
 from repository.oai.identifiers import normalize_local_id, oai_identifier
 from repository.store import queries
 from repository.store.clock import watermark_us
-from repository.store.errors import PreconditionFailed, RecordNotFound, SetError
+from repository.store.errors import ConcurrentCreate, PreconditionFailed, RecordNotFound, SetError
 from repository.store.sets import is_valid_spec, split_specs
 from repository.store.writes import delete_record, write_records
 
@@ -337,11 +335,10 @@ def put_record(local_id: str) -> Response:
     local = _checked_local_id(local_id, "local_id")
     body = _parse_body(local)
     _validate(body, local)
-    with record_lock(local):
-        current = _current(local)
-        _check_if_none_match(local, current)
-        if_stamp = _if_match(local, current)
-        outcome = _store(local, body, if_stamp)
+    current = _current(local)
+    _check_if_none_match(local, current)
+    create_only = "If-None-Match" in request.headers and request.if_none_match.star_tag
+    outcome = _store(local, body, _if_match(local, current), create_only)
     return _record_response(_current(local), 201 if outcome == "added" else 200)
 
 
@@ -356,12 +353,14 @@ def create_record() -> Response:
                       field="identifier")
     local = _checked_local_id(found, "identifier")
     _validate(body, local)
-    with record_lock(local):
-        if _current(local) is not None:
-            raise Problem(409, "conflict", f"record {local!r} already exists; replace it with PUT (a withdrawn "
-                          "record is restored the same way)", record=local,
-                          headers={"Location": url_for("api.get_record", local_id=local, _external=True)})
-        _store(local, body, None)
+    try:
+        _store(local, body, None, create_only=True)
+    except Problem as exc:
+        if exc.status != 412:
+            raise
+        raise Problem(409, "conflict", f"record {local!r} already exists; replace it with PUT (a withdrawn "
+                      "record is restored the same way)", record=local,
+                      headers={"Location": url_for("api.get_record", local_id=local, _external=True)}) from None
     return _record_response(_current(local), 201)
 
 
@@ -370,29 +369,27 @@ def create_record() -> Response:
 def delete_record_view(local_id: str) -> Response:
     local = normalize_local_id(local_id)
     st = app_state()
-    with record_lock(local):
-        current = _current(local)
-        if current is None:
-            raise _not_found(local)
-        if_stamp = _if_match(local, current)
-        try:
-            delete_record(st.engine, st.settings.write_lease_timeout_seconds, local, if_stamp=if_stamp)
-        except PreconditionFailed as exc:
-            raise _stale(local, exc.current_stamp) from None
-        except RecordNotFound:
-            raise _not_found(local) from None
+    current = _current(local)
+    if current is None:
+        raise _not_found(local)
+    try:
+        delete_record(st.engine, st.settings.write_lease_timeout_seconds, local, if_stamp=_if_match(local, current))
+    except PreconditionFailed as exc:
+        raise _stale(local, exc.current_stamp) from None
+    except RecordNotFound:
+        raise _not_found(local) from None
     resp = Response(status=204)
     resp.set_etag(etag_of(int(_current(local).stamp)))
     return resp
 
 
-def _store(local: str, body: Body, if_stamp: int | None) -> str:
+def _store(local: str, body: Body, if_stamp: int | None, create_only: bool = False) -> str:
     """Write one record; 'added', 'updated' or 'unchanged'. Sets given replace the memberships
     exactly; sets not given keep them (an empty addition, decided inside the transaction)."""
     st = app_state()
     prepared = prepare(st.registry, body.fmt, body.root, local, body.raw, body.sets or frozenset(),
                        source=f"record {local!r}")
-    prepared = replace(prepared, replace_sets=body.sets is not None, if_stamp=if_stamp)
+    prepared = replace(prepared, replace_sets=body.sets is not None, if_stamp=if_stamp, if_absent=create_only)
     try:
         summary = write_records(st.engine, st.settings.write_lease_timeout_seconds, [prepared])
     except PreconditionFailed as exc:
@@ -402,7 +399,7 @@ def _store(local: str, body: Body, if_stamp: int | None) -> str:
     except CrosswalkOutputError as exc:
         raise Problem(500, "crosswalk-failed", f"{exc.message}; nothing was stored (please report this record)",
                       record=local) from None
-    except IntegrityError:  # another request created the same record at the same moment (PostgreSQL)
+    except ConcurrentCreate:
         raise Problem(409, "conflict", f"record {local!r} was created by another request at the same time",
                       record=local) from None
     return summary.outcomes[local]

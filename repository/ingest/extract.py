@@ -69,7 +69,7 @@ def _text(el: etree._Element | None) -> str:
     return "".join(el.itertext()).strip() if el is not None else ""
 
 
-def _local_id(root: etree._Element, fallback: str, fallback_rule: str, from_record: bool) -> tuple[str, str]:
+def local_id_from_record(root: etree._Element, fallback: str, fallback_rule: str, from_record: bool) -> tuple[str, str]:
     m = f"{{{MODS_NS}}}"
     if not from_record:
         return fallback, fallback_rule
@@ -118,14 +118,14 @@ def extract(doc: SourceDocument, registry: Registry, max_bytes: int, ids_from_re
         members = [el for el in root if el.tag == fmt.root_tag]
         out = []
         for n, el in enumerate(members, 1):
-            local, rule = _local_id(el, f"{_file_stem(doc.name)}-{n}", "file name and position in the collection",
+            local, rule = local_id_from_record(el, f"{_file_stem(doc.name)}-{n}", "file name and position in the collection",
                                     ids_from_record)
             out.append(Candidate(doc.name, el.sourceline, fmt, el, normalize_local_id(local), rule, True))
         issues = fmt.validate(root)
         if issues:
             return Extracted([], [issue_problem(doc.name, _member_named(issue.path, out), issue) for issue in issues])
         return Extracted(out, [])
-    local, rule = _local_id(root, _file_stem(doc.name), "file name", ids_from_record)
+    local, rule = local_id_from_record(root, _file_stem(doc.name), "file name", ids_from_record)
     return Extracted([Candidate(doc.name, root.sourceline, fmt, root, normalize_local_id(local), rule)], [])
 
 
@@ -152,7 +152,7 @@ def _from_oai_response(doc: SourceDocument, root: etree._Element, registry: Regi
             continue
         parts = header_id.split(":", 2)
         fallback = parts[2] if len(parts) == 3 and parts[0] == "oai" else header_id
-        local, rule = _local_id(payload, fallback or f"{_file_stem(doc.name)}-{len(out) + 1}",
+        local, rule = local_id_from_record(payload, fallback or f"{_file_stem(doc.name)}-{len(out) + 1}",
                                 "OAI-PMH header identifier", ids_from_record)
         out.append(Candidate(doc.name, payload.sourceline, fmt, payload, normalize_local_id(local), rule))
     if not out and not problems and root.find(f"{o}error") is not None:
