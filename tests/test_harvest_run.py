@@ -316,3 +316,19 @@ def test_cli_harvest_summary_and_dry_run(upstream, db_url, settings, engine):
     assert f"added {len(upstream.live)}" in real.output and "complete" in real.output
     missing = CliRunner().invoke(cli.main, ["harvest", upstream.url, "--into-set", "nope"], env=env)
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_day_granularity_repositories_get_day_dates(serve, settings, engine, registry):
+    """pyoai's saved DSpace page (79 records, 2 deletions) behind an Identify saying YYYY-MM-DD."""
+    stub = Stub({None: RESPONSES / "pyoai-fake2-00002.xml"}, RESPONSES / "sickle-Identify.xml")
+    url = serve(stub)
+    first = run(settings, engine, registry, url, prefix="oai_dc")
+    assert (first.added, first.deletions_passed_over, first.pages) == (79, 2, 1)
+    assert "hdl:1765/1162" in stored(engine)   # not oai-identifier syntax: the whole identifier
+    again = run(settings, engine, registry, url, prefix="oai_dc")
+    assert again.from_ == "2004-02-17" and again.unchanged == 79
+    assert stub.list_requests()[-1]["from"] == "2004-02-17"
+    explicit = run(settings, engine, registry, url, prefix="oai_dc", from_="2004-01-01T00:00:00Z")
+    assert explicit.from_ == "2004-01-01"
+    with pytest.raises(HarvestError, match="--from"):
+        run(settings, engine, registry, url, prefix="oai_dc", from_="last tuesday")
