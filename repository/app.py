@@ -11,6 +11,7 @@ from repository.api import blueprint as api_blueprint
 from repository.config import Settings
 from repository.db.engine import make_engine
 from repository.oai.view import blueprint as oai_blueprint
+from repository.web import blueprint as web_blueprint
 
 
 @dataclass(frozen=True)
@@ -29,4 +30,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                                          registry or default_registry())
     app.register_blueprint(oai_blueprint)
     app.register_blueprint(api_blueprint)
+    app.register_blueprint(web_blueprint)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import chain
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, request, url_for
 
 from repository.oai import compression, envelope
 from repository.oai.arguments import validate
@@ -25,8 +25,19 @@ def _pairs() -> list[tuple[str, str]] | None:
     return list(request.args.items(multi=True))
 
 
-def _chunks(reply: Reply, base_url: str, echo: dict[str, str] | None) -> Iterator[bytes]:
-    for piece in chain((envelope.head(reply.response_date, base_url, echo),), reply.body, (envelope.TAIL,)):
+def _stylesheet_pi() -> str:
+    """An xml-stylesheet processing instruction naming oai.xsl (GRANARY_OAI_STYLESHEET, on by
+    default): browsers render the response as a page; XML parsers, harvesters' included, skip it."""
+    if not current_app.config.get("GRANARY_OAI_STYLESHEET"):
+        return ""
+    return f'<?xml-stylesheet type="text/xsl" href="{envelope.attr(url_for("static", filename="oai.xsl"))}"?>\n'
+
+
+def _chunks(reply: Reply, base_url: str, echo: dict[str, str] | None, pi: str = "") -> Iterator[bytes]:
+    head = envelope.head(reply.response_date, base_url, echo)
+    if pi:  # right after the XML declaration
+        head = head.replace("?>\n", "?>\n" + pi, 1)
+    for piece in chain((head,), reply.body, (envelope.TAIL,)):
         yield piece if isinstance(piece, bytes) else piece.encode("utf-8")
 
 
@@ -46,7 +57,7 @@ def endpoint() -> Response:
     except OAIError as exc:
         reply = Reply(now_datestamp(), [envelope.errors(exc.errors)])
         echo = echo if exc.echo_request else None
-    chunks = _chunks(reply, base_url, echo)
+    chunks = _chunks(reply, base_url, echo, _stylesheet_pi())
     headers = {"Vary": "Accept-Encoding"}
     encoding = compression.negotiate(request.headers.get("Accept-Encoding", ""))
     if encoding:

@@ -69,6 +69,7 @@ class RecordView:
     languages: list[str] = field(default_factory=list)
     physical: list[tuple[str, str]] = field(default_factory=list)   # (label, value)
     sources: list[str] = field(default_factory=list)                # archival citations
+    archives: list[str] = field(default_factory=list)               # holding institutions
     rights: list[str] = field(default_factory=list)
     identifiers: list[tuple[str, str]] = field(default_factory=list)  # (type, value)
     links: list[Link] = field(default_factory=list)
@@ -183,6 +184,8 @@ def _location(view: RecordView, loc: etree._Element) -> None:
         if href.startswith(("http://", "https://")):
             view.links.append(Link(href, url.get("displayLabel") or url.get("note") or href))
     places = [text(p) for p in _children(loc, "physicalLocation") if text(p)]
+    for place in places:
+        _add(view.archives, place)
     shelves = [text(s) for s in _children(loc, "shelfLocator") if text(s)]
     for h in _children(loc, "holdingSimple"):
         for c in h.iter(M + "shelfLocator"):
