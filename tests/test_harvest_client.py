@@ -11,6 +11,7 @@ import gzip
 import itertools
 import threading
 import urllib.error
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -18,7 +19,6 @@ from urllib.parse import parse_qs
 
 import pytest
 from lxml import etree
-from werkzeug.serving import make_server
 
 from repository.harvest import provenance
 from repository.harvest.client import (
@@ -31,6 +31,7 @@ from repository.harvest.client import (
     retry_after_seconds,
 )
 from repository.harvest.run import local_id_for
+from tests.live import serving
 from tests.shared import CORPUS, official_schemas
 
 RESPONSES = CORPUS / "responses"
@@ -91,20 +92,8 @@ class Stub:
 
 @pytest.fixture
 def serve():
-    servers = []
-
-    def start(app) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}/oai"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with ExitStack() as stack:
+        yield lambda app: stack.enter_context(serving(app)) + "/oai"
 
 
 class Sleeps(list):

@@ -7,9 +7,9 @@ old datestamps, so an incremental run asks for exactly what changed since.
 """
 from __future__ import annotations
 
-import threading
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,6 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from lxml import etree
-from werkzeug.serving import make_server
 
 from crosswalks.registry import default_registry
 from metadata.safe_xml import parse_xml
@@ -33,6 +32,7 @@ from repository.ingest.prepare import prepare
 from repository.store import writes
 from tests.conftest import make_settings
 from tests.fixtures import set_datestamp
+from tests.live import serving
 from tests.oai import NS, oai_get
 from tests.test_harvest_client import RESPONSES, SICKLE, ZENODO, Sleeps, Stub
 
@@ -86,35 +86,18 @@ def upstream(tmp_path: Path):
     for row in rows:   # old, fixed datestamps: later changes are the only ones after a harvest
         set_datestamp(engine, row.local_id, "2020-01-01T00:00:00Z")
     app = create_app(settings, engine, registry)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield Upstream(f"http://127.0.0.1:{server.server_port}/oai", settings, engine, registry,
-                       {r.local_id for r in rows if not r.deleted}, {r.local_id for r in rows if r.deleted})
+        with serving(app) as root:
+            yield Upstream(f"{root}/oai", settings, engine, registry,
+                           {r.local_id for r in rows if not r.deleted}, {r.local_id for r in rows if r.deleted})
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
         engine.dispose()
 
 
 @pytest.fixture
 def serve():
-    servers = []
-
-    def start(app) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}/oai"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with ExitStack() as stack:
+        yield lambda app: stack.enter_context(serving(app)) + "/oai"
 
 
 def stored(engine) -> dict[str, tuple[bool, bytes | None]]:

@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from lxml import etree
-from werkzeug.serving import make_server
 
 from repository.db.tables import disseminations, record_sets, records, sets
 from repository.demo.load import DEMO_DIR, load_demo
 from tests.conftest import make_settings
 from tests.fixtures import set_datestamp
+from tests.live import serving
 from tests.oai import valid_response
 
 PAGE = 10
@@ -138,15 +138,8 @@ def served(settings, engine, registry, app):
     collection = json.loads(collection_file.read_text(encoding="utf-8"))
     load_demo(settings, engine, registry)
     recorder = Recorder(app)
-    server = make_server("127.0.0.1", 0, recorder, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="oai-server", daemon=True)
-    thread.start()
-    try:
-        yield Served(f"http://127.0.0.1:{server.server_port}/oai", recorder, engine, collection)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=TIMEOUT_S)
+    with serving(recorder, TIMEOUT_S) as root:
+        yield Served(f"{root}/oai", recorder, engine, collection)
 
 
 # --- the harvesters, each behind the same small interface --------------------------------------
