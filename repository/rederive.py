@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from crosswalks.registry import Registry
 from metadata.safe_xml import parse_xml
-from repository.db.tables import disseminations, records
+from repository.db.tables import disseminations, record_sources, records
 from repository.ingest.prepare import render
 from repository.store import membership, queries
 from repository.store.writes import run_write
@@ -48,7 +48,8 @@ def rederive(engine: Engine, registry: Registry, lease_timeout_s: int, dry_run: 
 def _rederive_chunk(conn: Connection, now: int, registry: Registry, ids: list[int], summary: RederiveSummary,
                     dry_run: bool) -> None:
     rows = conn.execute(select(records.c.id, records.c.local_id, records.c.native_format,
-                                       records.c.native_xml, records.c.stamp)
+                                       record_sources.c.native_xml, records.c.stamp)
+                        .join(record_sources, record_sources.c.record_id == records.c.id)
                         .where(records.c.id.in_(ids), records.c.deleted.is_(False))).all()
     stored = queries.disseminations_of(conn, ids)
     for row in rows:

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from repository.api.tokens_store import create_token
-from repository.db.tables import record_sets, records
+from repository.db.tables import record_sets, record_sources, records
 from tests.fixtures import load_corpus, set_datestamp
 from tests.oai import NS, oai_get
 from tests.shared import CORPUS
@@ -34,8 +34,9 @@ def auth(engine):
 
 def row(engine, local_id: str):
     with engine.connect() as conn:
-        return conn.execute(sa.select(records.c.stamp, records.c.native_xml, records.c.deleted,
+        return conn.execute(sa.select(records.c.stamp, record_sources.c.native_xml, records.c.deleted,
                                       records.c.set_specs, records.c.content_hash)
+                            .join(record_sources, record_sources.c.record_id == records.c.id)
                             .where(records.c.local_id == local_id)).first()
 
 

@@ -17,7 +17,7 @@ from lxml import etree
 from repository.csvimport.columns import ColumnError, column_letter, parse_column
 from repository.csvimport.importer import CsvImportError, import_csv
 from repository.csvimport.read import read_sheet, split_values
-from repository.db.tables import records
+from repository.db.tables import record_sources, records
 from repository.store import writes
 from tests.oai import NS, oai_get
 from tests.test_cli import Granary
@@ -60,7 +60,7 @@ def write_csv(path: Path, rows: list[list[str]], delimiter: str = ",", bom: bool
 def stored(engine) -> dict[str, tuple[str, bytes]]:
     with engine.connect() as conn:
         return {r.local_id: (r.native_format, r.native_xml) for r in conn.execute(
-            sa.select(records.c.local_id, records.c.native_format, records.c.native_xml))}
+            sa.select(records.c.local_id, records.c.native_format, record_sources.c.native_xml).join(record_sources, record_sources.c.record_id == records.c.id))}
 
 
 def snapshot(engine) -> list:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from lxml import etree
 
 from metadata.safe_xml import parse_xml
-from repository.db.tables import record_sets, records
+from repository.db.tables import record_sets, record_sources, records
 from tests.fixtures import load_corpus
 from tests.oai import NS, OAI, harvest
 
@@ -22,7 +22,7 @@ def loaded(settings, engine, registry):
 def _straightforward(engine, registry, prefix: str, set_spec: str | None) -> list[etree._Element]:
     """Every record of the list, built from the native XML with lxml, in (datestamp, id) order."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(records)).all()
+        rows = conn.execute(sa.select(records, record_sources.c.native_xml).join(record_sources, record_sources.c.record_id == records.c.id)).all()
         members = {r.record_id for r in conn.execute(sa.select(record_sets.c.record_id)
                                                        .where(record_sets.c.spec == set_spec))}
     out = []

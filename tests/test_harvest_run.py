@@ -24,7 +24,7 @@ from repository import cli
 from repository.app import create_app
 from repository.db.engine import make_engine
 from repository.db.migrate import upgrade
-from repository.db.tables import disseminations, harvest_state, records
+from repository.db.tables import disseminations, harvest_state, record_sources, records
 from repository.demo.load import load_demo
 from repository.harvest.client import Client, HarvestError, TransportError
 from repository.harvest.run import HarvestOptions, HarvestRefused, harvest, load_state
@@ -60,7 +60,8 @@ class Upstream:
 
     def retitle(self, local_id: str, title: str) -> None:
         with self.engine.connect() as conn:
-            raw = conn.execute(sa.select(records.c.native_xml).where(records.c.local_id == local_id)).scalar_one()
+            raw = conn.execute(sa.select(record_sources.c.native_xml).join(record_sources, record_sources.c.record_id == records.c.id)
+                               .where(records.c.local_id == local_id)).scalar_one()
         root = parse_xml(raw, local_id).getroot()
         root.find(f".//{{{MODS_NS}}}title").text = title
         mods = self.registry.format("mods")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from repository.db.tables import disseminations, record_sets, records, sets
+from repository.db.tables import disseminations, record_sets, record_sources, records, sets
 from repository.ingest.pipeline import IngestError, ingest
 from repository.store import writes
 from repository.store.errors import SetError
@@ -225,4 +225,4 @@ def test_native_xml_is_kept_exactly_as_ingested(settings, engine, registry):
     src = CORPUS / "mods/stanford-bb013fz9675.xml"
     ingest([src], settings, engine, registry)
     with engine.connect() as conn:
-        assert conn.execute(sa.select(records.c.native_xml)).scalar_one() == Path(src).read_bytes()
+        assert conn.execute(sa.select(record_sources.c.native_xml)).scalar_one() == Path(src).read_bytes()

@@ -19,7 +19,6 @@ records = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("local_id", String(512), nullable=False, unique=True),
     Column("native_format", String(64), nullable=False),
-    Column("native_xml", LargeBinary, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("stamp", BigInteger, nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
@@ -27,6 +26,14 @@ records = Table(
     # OAI <about> container (provenance) for records harvested from elsewhere.
     Column("about", LargeBinary, nullable=True),
     Index("ix_records_stamp_id", "stamp", "id"),
+)
+
+# The record exactly as ingested, apart from `records`: list pages read `records` rows for
+# every record they serve, and SQLite reads past a large value to reach later columns.
+record_sources = Table(
+    "record_sources", metadata_obj,
+    Column("record_id", Integer, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
+    Column("native_xml", LargeBinary, nullable=False),
 )
 
 sets = Table(

@@ -7,12 +7,35 @@ so its cost does not depend on its depth.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import NamedTuple
 
-from sqlalchemy import Boolean, Connection, Row, and_, func, literal, null, select, tuple_, union_all
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Row,
+    and_,
+    func,
+    literal,
+    null,
+    select,
+    tuple_,
+    union_all,
+)
 
-from repository.db.tables import disseminations, record_sets, records, repository_meta, set_departures, sets
+from repository.db.tables import (
+    disseminations,
+    record_sets,
+    record_sources,
+    records,
+    repository_meta,
+    set_departures,
+    sets,
+)
+from repository.store.rawsql import fetch_all
 
 
 @dataclass(frozen=True)
@@ -58,10 +81,63 @@ def _base(q: ListQuery, columns: Sequence):
     return stmt
 
 
+class ListRow(NamedTuple):
+    id: int
+    local_id: str
+    stamp: int
+    deleted: bool
+    set_specs: str
+    xml: bytes | None = None
+    crosswalk_version: str | None = None
+    about: bytes | None = None
+
+
+@cache
+def _page_sql(with_metadata: bool, by_set: bool, windowed_from: bool, windowed_until: bool, formats: int,
+              resumed: bool) -> str:
+    """The SQL of one shape of list page, with `:name` parameters (see rawsql)."""
+    key_stamp, key_id = ("rs.stamp", "rs.record_id") if by_set else ("r.stamp", "r.id")
+    cols = "r.id, r.local_id, r.stamp, r.deleted, r.set_specs"
+    source = "records r"
+    if by_set:
+        source = "record_sets rs JOIN records r ON r.id = rs.record_id"
+    if with_metadata:
+        cols += ", d.xml, d.crosswalk_version, r.about"
+        source += " LEFT JOIN disseminations d ON d.record_id = r.id AND d.prefix = :prefix"
+    where = [f"{key_stamp} < :upper"]
+    if by_set:
+        where.append("rs.spec = :spec")
+    if windowed_from:
+        where.append(f"{key_stamp} >= :from_us")
+    if windowed_until:
+        where.append(f"{key_stamp} < :until_us")
+    if formats:
+        where.append("r.native_format IN (" + ", ".join(f":fmt{i}" for i in range(formats)) + ")")
+    if resumed:
+        where.append(f"({key_stamp}, {key_id}) > (:after_stamp, :after_id)")
+    return (f"SELECT {cols} FROM {source} WHERE {' AND '.join(where)} "
+            f"ORDER BY {key_stamp}, {key_id} LIMIT :limit")
+
+
 def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, limit: int,
-              with_metadata: bool) -> list[Row]:
-    """Up to `limit` rows of (id, local_id, stamp, deleted, set_specs[, xml, crosswalk_version, about])
-    after the cursor."""
+              with_metadata: bool) -> list[ListRow]:
+    """Up to `limit` rows of the list after the cursor, in (stamp, id) order."""
+    if q.departures and q.set_spec is not None:
+        return _list_page_with_departures(conn, q, after, limit, with_metadata)
+    formats = q.native_formats or ()
+    sql = _page_sql(with_metadata, q.set_spec is not None, q.from_us is not None, q.until_us is not None,
+                    len(formats), after is not None)
+    params: dict = {"upper": q.upper_us, "limit": limit, "prefix": q.prefix, "spec": q.set_spec,
+                    "from_us": q.from_us, "until_us": q.until_us}
+    params.update({f"fmt{i}": f for i, f in enumerate(formats)})
+    if after is not None:
+        params["after_stamp"], params["after_id"] = after
+    used = {m for m in re.findall(r":([a-z_][a-z0-9_]*)", sql)}
+    return [ListRow(*row) for row in fetch_all(conn, sql, {k: v for k, v in params.items() if k in used})]
+
+
+def _list_page_with_departures(conn: Connection, q: ListQuery, after: tuple[int, int] | None, limit: int,
+                               with_metadata: bool) -> list[ListRow]:
     stamp_col, id_col = _keys(q)
     cols = [records.c.id, records.c.local_id, records.c.stamp, records.c.deleted, records.c.set_specs]
     if with_metadata:
@@ -71,10 +147,9 @@ def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, lim
         stmt = stmt.outerjoin(disseminations, and_(disseminations.c.record_id == records.c.id,
                                                    disseminations.c.prefix == q.prefix))
     stmt = stmt.where(*_filters(q, stamp_col, id_col, after))
-    if q.departures and q.set_spec is not None:
-        both = union_all(stmt, _departed(q, cols, after)).subquery()
-        return conn.execute(select(both).order_by(both.c.stamp, both.c.id).limit(limit)).all()
-    return conn.execute(stmt.order_by(stamp_col, id_col).limit(limit)).all()
+    both = union_all(stmt, _departed(q, cols, after)).subquery()
+    return [ListRow(*row) for row in
+            conn.execute(select(both).order_by(both.c.stamp, both.c.id).limit(limit)).all()]
 
 
 def _departed(q: ListQuery, cols: list, after: tuple[int, int] | None):
@@ -188,8 +263,8 @@ def iter_live_records(conn: Connection, set_spec: str | None = None, batch: int 
     fetched in keyset batches so a whole collection never sits in memory."""
     after = 0
     while True:
-        stmt = (select(records.c.id, records.c.local_id, records.c.native_format, records.c.native_xml,
-                       records.c.stamp)
+        stmt = (select(records.c.id, records.c.local_id, records.c.native_format, record_sources.c.native_xml,
+                       records.c.stamp).join(record_sources, record_sources.c.record_id == records.c.id)
                 .where(records.c.deleted.is_(False), records.c.id > after).order_by(records.c.id).limit(batch))
         if set_spec is not None:
             stmt = stmt.where(records.c.id.in_(select(record_sets.c.record_id).where(record_sets.c.spec == set_spec)))
@@ -212,6 +287,7 @@ def disseminations_of(conn: Connection, record_ids: list[int]) -> dict[int, dict
 
 def record_detail(conn: Connection, local_id: str) -> Row | None:
     """Everything about one record: (id, local_id, native_format, native_xml, stamp, deleted, set_specs, about)."""
-    return conn.execute(select(records.c.id, records.c.local_id, records.c.native_format, records.c.native_xml,
+    return conn.execute(select(records.c.id, records.c.local_id, records.c.native_format, record_sources.c.native_xml,
                                records.c.stamp, records.c.deleted, records.c.set_specs, records.c.about)
+                        .join(record_sources, record_sources.c.record_id == records.c.id)
                         .where(records.c.local_id == local_id)).first()

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from metadata.safe_xml import parse_xml
 from metadata.xmlchars import has_non_xml_chars
 from repository.db.engine import db_now_us, write_transaction
-from repository.db.tables import disseminations, record_sets, records, repository_meta, sets
+from repository.db.tables import disseminations, record_sets, record_sources, records, repository_meta, sets
 from repository.search.index import reindex
 from repository.store import clock, membership
 from repository.store.bulk import insert_many
@@ -93,7 +93,7 @@ def _check_sets_exist(conn: Connection, specs: set[str], rules: membership.Rules
 
 
 _DISSEMINATION_COLUMNS = ("record_id", "prefix", "xml", "crosswalk_version")
-_RECORD_COLUMNS = ("local_id", "native_format", "native_xml", "content_hash", "stamp", "deleted", "set_specs",
+_RECORD_COLUMNS = ("local_id", "native_format", "content_hash", "stamp", "deleted", "set_specs",
                    "about")
 
 
@@ -130,7 +130,8 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     # sees the committed stamp, so If-Match cannot let two editors both win.
     existing = {row.local_id: row for row in conn.execute(
         select(cols.id, cols.local_id, cols.content_hash, cols.deleted, cols.set_specs, cols.stamp,
-               cols.native_xml).where(cols.local_id.in_([p.local_id for p in chunk])).with_for_update())}
+               record_sources.c.native_xml).join(record_sources, record_sources.c.record_id == cols.id)
+        .where(cols.local_id.in_([p.local_id for p in chunk])).with_for_update(of=records))}
     for p in chunk:
         row = existing.get(p.local_id)
         if p.if_stamp is not None and (row is None or row.stamp != p.if_stamp):
@@ -149,7 +150,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
 
     new = [(p, set(p.sets) | by_rule(p)) for p in chunk if p.local_id not in existing]
     changed: list[tuple[PreparedRecord, object, set[str], bool]] = []
-    raw_only: list[dict] = []
+    sources: list[dict] = []  # new raw bytes of existing records
     for p in chunk:
         row = existing.get(p.local_id)
         if row is None:
@@ -164,22 +165,25 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             summary.unchanged += 1
             summary.outcomes[p.local_id] = "unchanged"
             if row.native_xml != p.native_xml:
-                raw_only.append({"b_id": row.id, "native_xml": p.native_xml})
+                sources.append({"b_id": row.id, "native_xml": p.native_xml})
 
     member_changes: list[membership.MembershipChange] = []
     diss_rows: list[tuple] = []
+    reindexed: list[int] = []  # records whose content (so whose search document) is new
     if new:
         try:
             insert_many(conn, records, _RECORD_COLUMNS, [
-                (p.local_id, p.native_format, p.native_xml, p.content_hash, now, False, join_specs(direct), p.about)
+                (p.local_id, p.native_format, p.content_hash, now, False, join_specs(direct), p.about)
                 for p, direct in new])
         except IntegrityError:
             # Another writer created one of these records after we looked (PostgreSQL).
             raise ConcurrentCreate([p.local_id for p, _ in new]) from None
         ids = dict(conn.execute(select(cols.local_id, cols.id)
                                 .where(cols.local_id.in_([p.local_id for p, _ in new]))).all())
+        insert_many(conn, record_sources, ("record_id", "native_xml"), [(ids[p.local_id], p.native_xml) for p, _ in new])
         for p, direct in new:
             rid = ids[p.local_id]
+            reindexed.append(rid)
             member_changes.append(membership.MembershipChange(rid, None, frozenset(direct), now))
             diss_rows += _dissemination_rows(rid, diss(p))
             summary.added += 1
@@ -188,24 +192,25 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
         updates = []
         for p, row, direct, content_changed in changed:
             stamp = max(now, row.stamp + 1)
-            updates.append({"b_id": row.id, "native_format": p.native_format, "native_xml": p.native_xml,
-                            "content_hash": p.content_hash, "stamp": stamp, "deleted": False,
+            sources.append({"b_id": row.id, "native_xml": p.native_xml})
+            updates.append({"b_id": row.id, "native_format": p.native_format, "content_hash": p.content_hash, "stamp": stamp, "deleted": False,
                             "set_specs": join_specs(direct), "about": p.about})
             member_changes.append(membership.MembershipChange(
                 row.id, frozenset(split_specs(row.set_specs)), frozenset(direct), stamp))
             if content_changed:
                 diss_rows += _dissemination_rows(row.id, diss(p))
+                reindexed.append(row.id)
             summary.updated += 1
             summary.outcomes[p.local_id] = "updated"
         conn.execute(update(records).where(records.c.id == bindparam("b_id")), updates)
         rerendered = [row.id for _, row, _, content_changed in changed if content_changed]
         if rerendered:
             conn.execute(delete(disseminations).where(disseminations.c.record_id.in_(rerendered)))
-    if raw_only:
-        conn.execute(update(records).where(records.c.id == bindparam("b_id")), raw_only)
+    if sources:
+        conn.execute(update(record_sources).where(record_sources.c.record_id == bindparam("b_id")), sources)
     membership.apply(conn, member_changes)
     insert_many(conn, disseminations, _DISSEMINATION_COLUMNS, diss_rows)
-    reindex(conn, [c.record_id for c in member_changes])  # the search index follows added and changed records
+    reindex(conn, reindexed)  # the search index follows added and changed records
 
 
 def tombstone(conn: Connection, now: int, local_id: str, if_stamp: int | None = None) -> bool:

@@ -17,13 +17,17 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("local_id", sa.String(512), nullable=False, unique=True),
         sa.Column("native_format", sa.String(64), nullable=False),
-        sa.Column("native_xml", sa.LargeBinary, nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("stamp", sa.BigInteger, nullable=False),
         sa.Column("deleted", sa.Boolean, nullable=False),
         sa.Column("set_specs", sa.Text, nullable=False),
     )
     op.create_index("ix_records_stamp_id", "records", ["stamp", "id"])
+    op.create_table(
+        "record_sources",
+        sa.Column("record_id", sa.Integer, sa.ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("native_xml", sa.LargeBinary, nullable=False),
+    )
     op.create_table(
         "sets",
         sa.Column("spec", sa.String(255), primary_key=True),
@@ -59,5 +63,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("repository_meta", "write_leases", "disseminations", "record_sets", "sets", "records"):
+    for name in ("repository_meta", "write_leases", "disseminations", "record_sets", "sets", "record_sources",
+                 "records"):
         op.drop_table(name)

@@ -1,0 +1,35 @@
+"""Run the harvest hot path's few statements straight on the DB-API cursor.
+
+Per page, building SQLAlchemy statements and processing result rows cost more
+than the query itself. These statements are written once as SQL text with
+`:name` parameters, translated to the driver's parameter style once, and their
+rows come back as plain tuples. PostgreSQL sends them in binary, so record XML
+arrives as bytes without hex decoding.
+"""
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from sqlalchemy import Connection
+
+_NAMED = re.compile(r":([a-z_][a-z0-9_]*)")
+
+
+@cache
+def _pyformat(sql: str) -> str:
+    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+def fetch_all(conn: Connection, sql: str, params: dict) -> list[tuple]:
+    """Rows of `sql` (named `:params`) on the connection's driver, without SQLAlchemy's layers."""
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite":
+        cur = raw.cursor()
+        try:
+            return cur.execute(sql, params).fetchall()
+        finally:
+            cur.close()
+    with raw.cursor(binary=True) as cur:
+        cur.execute(_pyformat(sql), params)
+        return cur.fetchall()
