@@ -56,8 +56,11 @@ class NoCrosswalkError(LookupError):
 class Registry:
     formats: dict[str, MetadataFormat] = field(default_factory=dict)
     crosswalks: dict[tuple[str, str], Crosswalk] = field(default_factory=dict)
+    # Shortest chains per source, asked on every request and record: computed once per registry state.
+    _path_cache: dict[str, dict[str, tuple[Crosswalk, ...]]] = field(default_factory=dict, repr=False)
 
     def add(self, item: MetadataFormat | Crosswalk) -> None:
+        self._path_cache.clear()
         if isinstance(item, MetadataFormat):
             self.formats[item.prefix] = item
         elif isinstance(item, Crosswalk):
@@ -104,6 +107,9 @@ class Registry:
         return root
 
     def _paths(self, source: str) -> dict[str, tuple[Crosswalk, ...]]:
+        cached = self._path_cache.get(source)
+        if cached is not None:
+            return cached
         paths: dict[str, tuple[Crosswalk, ...]] = {source: ()}
         queue = deque([source])
         while queue:
@@ -112,6 +118,7 @@ class Registry:
                 if src == here and dst not in paths:
                     paths[dst] = paths[here] + (cw,)
                     queue.append(dst)
+        self._path_cache[source] = paths
         return paths
 
 

@@ -51,24 +51,6 @@ def db_now_us(conn: Connection) -> int:
     return int(conn.execute(text("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")).scalar_one())
 
 
-_READ_CLOCK_PG = text(
-    "SELECT (extract(epoch FROM CASE WHEN pg_is_in_recovery() THEN pg_last_xact_replay_timestamp() "
-    "ELSE clock_timestamp() END) * 1000000)::bigint")
-
-
-def read_clock_us(conn: Connection) -> int:
-    """The time up to which this database has seen every commit.
-
-    On a primary that is now. On a PostgreSQL read replica it is the commit time
-    of the last replayed transaction: a change stamped earlier but not replayed
-    yet is still covered by its write lease, which replicated before it.
-    """
-    if is_sqlite(conn):
-        return time.time_ns() // 1000
-    value = conn.execute(_READ_CLOCK_PG).scalar()
-    return int(value) if value is not None else 0
-
-
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the write lock from its first statement on SQLite."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import socket
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, insert
 
-from repository.db.engine import db_now_us, read_clock_us
+from repository.db.engine import db_now_us
+from repository.store.rawsql import fetch_all
 from repository.db.tables import write_leases
 
 _OWNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -47,10 +48,21 @@ def watermark_us(conn: Connection, lease_timeout_s: int) -> int:
     A lease older than the timeout belongs to a crashed writer and is ignored,
     so one killed process cannot freeze harvests for ever.
     """
-    now = read_clock_us(conn)
-    oldest = conn.execute(select(func.min(write_leases.c.started))
-                          .where(write_leases.c.started > now - lease_timeout_s * 1_000_000)).scalar()
+    timeout_us = lease_timeout_s * 1_000_000
+    if conn.dialect.name == "sqlite":  # one machine, one clock: SQLite is never replicated
+        now = db_now_us(conn)
+        (oldest,), = fetch_all(conn, _OLDEST_LEASE_SQL, {"since": now - timeout_us})
+    else:  # one round trip for the clock and the leases: it is paid on every list page
+        (now, oldest), = fetch_all(conn, _PG_WATERMARK_SQL, {"timeout_us": timeout_us})
     return now if oldest is None else min(now, int(oldest))
+
+
+_OLDEST_LEASE_SQL = "SELECT MIN(started) FROM write_leases WHERE started > :since"
+# On a read replica "now" is the commit time of the last replayed transaction (docs/datestamps.md).
+_PG_WATERMARK_SQL = (
+    "WITH c AS (SELECT (extract(epoch FROM CASE WHEN pg_is_in_recovery() THEN pg_last_xact_replay_timestamp() "
+    "ELSE clock_timestamp() END) * 1000000)::bigint AS now) "
+    "SELECT c.now, (SELECT MIN(started) FROM write_leases WHERE started > c.now - :timeout_us) FROM c")
 
 
 def purge_stale_leases(conn: Connection, lease_timeout_s: int) -> None:

@@ -186,17 +186,32 @@ def count_list(conn: Connection, q: ListQuery) -> int:
     return n
 
 
-def get_record(conn: Connection, local_id: str, prefix: str | None) -> Row | None:
-    """(id, local_id, stamp, deleted, set_specs, native_format[, xml, crosswalk_version, about]) of one record."""
-    cols = [records.c.id, records.c.local_id, records.c.stamp, records.c.deleted, records.c.set_specs,
-            records.c.native_format]
-    stmt = select(*cols).where(records.c.local_id == local_id)
-    if prefix is not None:
-        stmt = select(*cols, disseminations.c.xml, disseminations.c.crosswalk_version,
-                      records.c.about).select_from(records.outerjoin(
-            disseminations, and_(disseminations.c.record_id == records.c.id, disseminations.c.prefix == prefix)
-        )).where(records.c.local_id == local_id)
-    return conn.execute(stmt).first()
+class RecordRow(NamedTuple):
+    id: int
+    local_id: str
+    stamp: int
+    deleted: bool
+    set_specs: str
+    native_format: str
+    xml: bytes | None = None
+    crosswalk_version: str | None = None
+    about: bytes | None = None
+
+
+_RECORD_SQL = "SELECT id, local_id, stamp, deleted, set_specs, native_format FROM records WHERE local_id = :local_id"
+_RECORD_IN_FORMAT_SQL = (
+    "SELECT r.id, r.local_id, r.stamp, r.deleted, r.set_specs, r.native_format, d.xml, d.crosswalk_version, r.about "
+    "FROM records r LEFT JOIN disseminations d ON d.record_id = r.id AND d.prefix = :prefix "
+    "WHERE r.local_id = :local_id")
+
+
+def get_record(conn: Connection, local_id: str, prefix: str | None) -> RecordRow | None:
+    """One record's header fields and native format, and with `prefix` its rendering in that format."""
+    if prefix is None:
+        rows = fetch_all(conn, _RECORD_SQL, {"local_id": local_id})
+    else:
+        rows = fetch_all(conn, _RECORD_IN_FORMAT_SQL, {"local_id": local_id, "prefix": prefix})
+    return RecordRow(*rows[0]) if rows else None
 
 
 def earliest_stamp(conn: Connection) -> int | None:
