@@ -7,7 +7,6 @@ so its cost does not depend on its depth.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -35,7 +34,7 @@ from repository.db.tables import (
     set_departures,
     sets,
 )
-from repository.store.rawsql import fetch_all
+from repository.store.rawsql import fetch_all, param_names
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, lim
     params.update({f"fmt{i}": f for i, f in enumerate(formats)})
     if after is not None:
         params["after_stamp"], params["after_id"] = after
-    used = {m for m in re.findall(r":([a-z_][a-z0-9_]*)", sql)}
+    used = param_names(sql)
     return [ListRow(*row) for row in fetch_all(conn, sql, {k: v for k, v in params.items() if k in used})]
 
 

@@ -13,12 +13,17 @@ from functools import cache
 
 from sqlalchemy import Connection
 
-_NAMED = re.compile(r":([a-z_][a-z0-9_]*)")
+_NAMED = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")  # not the `::type` of a PostgreSQL cast
 
 
 @cache
 def _pyformat(sql: str) -> str:
     return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+@cache
+def param_names(sql: str) -> frozenset[str]:
+    return frozenset(_NAMED.findall(sql))
 
 
 def fetch_all(conn: Connection, sql: str, params: dict) -> list[tuple]:
