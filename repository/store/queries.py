@@ -92,8 +92,8 @@ class ListRow(NamedTuple):
 
 
 @cache
-def _page_sql(with_metadata: bool, by_set: bool, windowed_from: bool, windowed_until: bool, formats: int,
-              resumed: bool) -> str:
+def _page_sql(sqlite: bool, with_metadata: bool, by_set: bool, windowed_from: bool, windowed_until: bool,
+              formats: int, resumed: bool) -> str:
     """The SQL of one shape of list page, with `:name` parameters (see rawsql)."""
     key_stamp, key_id = ("rs.stamp", "rs.record_id") if by_set else ("r.stamp", "r.id")
     cols = "r.id, r.local_id, r.stamp, r.deleted, r.set_specs"
@@ -112,10 +112,21 @@ def _page_sql(with_metadata: bool, by_set: bool, windowed_from: bool, windowed_u
         where.append(f"{key_stamp} < :until_us")
     if formats:
         where.append("r.native_format IN (" + ", ".join(f":fmt{i}" for i in range(formats)) + ")")
-    if resumed:
-        where.append(f"({key_stamp}, {key_id}) > (:after_stamp, :after_id)")
-    return (f"SELECT {cols} FROM {source} WHERE {' AND '.join(where)} "
-            f"ORDER BY {key_stamp}, {key_id} LIMIT :limit")
+    common = " AND ".join(where)
+
+    def page(extra: str, order: str) -> str:
+        return f"SELECT {cols} FROM {source} WHERE {common}{extra} ORDER BY {order} LIMIT :limit"
+
+    if not resumed:
+        return page("", f"{key_stamp}, {key_id}")
+    if not sqlite:
+        return page(f" AND ({key_stamp}, {key_id}) > (:after_stamp, :after_id)", f"{key_stamp}, {key_id}")
+    # SQLite seeks only on the first column of a row-value comparison: after a bulk load,
+    # where thousands of records share one stamp, every page would rescan them from the
+    # start. Two seeks, the rest of this stamp and the stamps after it, keep pages flat.
+    return (f"SELECT * FROM ({page(f' AND {key_stamp} = :after_stamp AND {key_id} > :after_id', key_id)}) "
+            f"UNION ALL SELECT * FROM ({page(f' AND {key_stamp} > :after_stamp', f'{key_stamp}, {key_id}')}) "
+            "ORDER BY stamp, id LIMIT :limit")
 
 
 def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, limit: int,
@@ -124,8 +135,8 @@ def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, lim
     if q.departures and q.set_spec is not None:
         return _list_page_with_departures(conn, q, after, limit, with_metadata)
     formats = q.native_formats or ()
-    sql = _page_sql(with_metadata, q.set_spec is not None, q.from_us is not None, q.until_us is not None,
-                    len(formats), after is not None)
+    sql = _page_sql(conn.dialect.name == "sqlite", with_metadata, q.set_spec is not None,
+                    q.from_us is not None, q.until_us is not None, len(formats), after is not None)
     params: dict = {"upper": q.upper_us, "limit": limit, "prefix": q.prefix, "spec": q.set_spec,
                     "from_us": q.from_us, "until_us": q.until_us}
     params.update({f"fmt{i}": f for i, f in enumerate(formats)})
