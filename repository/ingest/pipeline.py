@@ -101,7 +101,7 @@ def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Regi
                     report.id_rules[r.id_rule] += 1
                     if not report.problems:
                         yield PreparedRecord(r.local_id, r.native_format, r.raw, r.content_hash,
-                                             renderer(registry, r), sets)
+                                             renderer(registry, r), sets, search_doc=r.search_doc)
         except SourceError as exc:
             report.problems.append(Problem(exc.source, exc.message))
         if report.problems:

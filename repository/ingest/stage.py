@@ -19,6 +19,8 @@ from metadata.safe_xml import parse_xml
 from repository.ingest.extract import Candidate, Problem, extract, issue_problem
 from repository.ingest.prepare import CrosswalkOutputError, render
 from repository.ingest.sources import SourceDocument
+from repository.search.index import SearchDocument
+from repository.search.index import document as search_document
 from repository.store.writes import Disseminations
 
 KnownHashes = Callable[[list[str]], dict[str, str]]
@@ -41,6 +43,7 @@ class StagedRecord:
     raw: bytes
     content_hash: str
     disseminations: Disseminations | None  # None: the store has this content already
+    search_doc: SearchDocument | None = None
 
 
 @dataclass
@@ -77,7 +80,7 @@ def stage_document(doc: SourceDocument, registry: Registry, options: StageOption
         valid.append((c, native, hashlib.sha256(native).hexdigest()))
     known = known_hashes([c.local_id for c, _, _ in valid]) if valid and not out.problems else {}
     for c, native, digest in valid:
-        diss = None
+        diss, search = None, None
         if known.get(c.local_id) != digest and not out.problems:
             try:
                 diss = render(registry, c.fmt, c.root, native, c.source, c.local_id)
@@ -85,8 +88,9 @@ def stage_document(doc: SourceDocument, registry: Registry, options: StageOption
                 out.rejected += 1
                 out.problems.append(Problem(exc.source, exc.message, exc.record, c.line))
                 continue
+            search = search_document(diss["mods"][0]) if "mods" in diss else None
         out.records.append(StagedRecord(c.source, c.line, c.local_id, c.id_rule, c.fmt.prefix,
-                                        _raw_bytes(c, doc.data), digest, diss))
+                                        _raw_bytes(c, doc.data), digest, diss, search))
     return out
 
 

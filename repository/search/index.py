@@ -48,19 +48,25 @@ def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def reindex(conn: Connection, record_ids: Iterable[int]) -> None:
+def reindex(conn: Connection, record_ids: Iterable[int],
+            documents: dict[int, SearchDocument | None] | None = None) -> None:
     """Make the index agree with the store for these records: live ones are (re)indexed
-    from their MODS dissemination, deleted or missing ones are removed."""
+    from their MODS dissemination, deleted or missing ones are removed. `documents` are
+    ready-made documents of live records (ingest makes them in its worker processes)."""
     ids = sorted(set(record_ids))
+    documents = documents or {}
     sqlite = conn.dialect.name == "sqlite"
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
-        rows = conn.execute(
-            select(records.c.id, disseminations.c.xml)
-            .select_from(records.join(disseminations, and_(disseminations.c.record_id == records.c.id,
-                                                            disseminations.c.prefix == "mods")))
-            .where(records.c.id.in_(chunk), records.c.deleted.is_(False))).all()
-        docs = [(r.id, d) for r in rows if (d := document(r.xml)) is not None]
+        docs = [(i, documents[i]) for i in chunk if documents.get(i) is not None]
+        missing = [i for i in chunk if i not in documents]
+        if missing:
+            rows = conn.execute(
+                select(records.c.id, disseminations.c.xml)
+                .select_from(records.join(disseminations, and_(disseminations.c.record_id == records.c.id,
+                                                                disseminations.c.prefix == "mods")))
+                .where(records.c.id.in_(missing), records.c.deleted.is_(False))).all()
+            docs += [(r.id, d) for r in rows if (d := document(r.xml)) is not None]
         values = [(rid, d.title, d.names, d.subjects, d.description, d.year) for rid, d in docs]
         m = _mark(conn)
         marks = ", ".join([m] * 6)

@@ -18,7 +18,7 @@ from metadata.safe_xml import parse_xml
 from metadata.xmlchars import has_non_xml_chars
 from repository.db.engine import db_now_us, write_transaction
 from repository.db.tables import disseminations, record_sets, record_sources, records, repository_meta, sets
-from repository.search.index import reindex
+from repository.search.index import SearchDocument, reindex
 from repository.store import clock, membership
 from repository.store.bulk import insert_many
 from repository.store.errors import ConcurrentCreate, PreconditionFailed, RecordNotFound, SetError
@@ -46,6 +46,7 @@ class PreparedRecord:
     replace_sets: bool = False       # the record's memberships become exactly `sets` (else: added to)
     if_stamp: int | None = None      # write only if the stored record's stamp is this (If-Match)
     if_absent: bool = False          # write only if no record has this local id yet (If-None-Match: *)
+    search_doc: SearchDocument | None = None  # made ahead (in ingest's workers) for the search index
     # OAI <about> container(s) to serve after the metadata (provenance of a harvested record).
     # Written with the record when it is added or changed, never alone: what a harvester
     # receives must not change without the datestamp moving.
@@ -170,6 +171,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     member_changes: list[membership.MembershipChange] = []
     diss_rows: list[tuple] = []
     reindexed: list[int] = []  # records whose content (so whose search document) is new
+    documents: dict[int, SearchDocument] = {}
     if new:
         try:
             insert_many(conn, records, _RECORD_COLUMNS, [
@@ -184,6 +186,8 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
         for p, direct in new:
             rid = ids[p.local_id]
             reindexed.append(rid)
+            if p.search_doc is not None:
+                documents[rid] = p.search_doc
             member_changes.append(membership.MembershipChange(rid, None, frozenset(direct), now))
             diss_rows += _dissemination_rows(rid, diss(p))
             summary.added += 1
@@ -200,6 +204,8 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             if content_changed:
                 diss_rows += _dissemination_rows(row.id, diss(p))
                 reindexed.append(row.id)
+                if p.search_doc is not None:
+                    documents[row.id] = p.search_doc
             summary.updated += 1
             summary.outcomes[p.local_id] = "updated"
         conn.execute(update(records).where(records.c.id == bindparam("b_id")), updates)
@@ -210,7 +216,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
         conn.execute(update(record_sources).where(record_sources.c.record_id == bindparam("b_id")), sources)
     membership.apply(conn, member_changes)
     insert_many(conn, disseminations, _DISSEMINATION_COLUMNS, diss_rows)
-    reindex(conn, reindexed)  # the search index follows added and changed records
+    reindex(conn, reindexed, documents)  # the search index follows added and changed records
 
 
 def tombstone(conn: Connection, now: int, local_id: str, if_stamp: int | None = None) -> bool:
