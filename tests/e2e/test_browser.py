@@ -90,12 +90,12 @@ def test_home_page_and_keyboard(page, base_url):
     assert resp.status == 200
     assert "Cold War" in page.locator("h1").inner_text()
     assert page.locator(".stats dd").first.inner_text() == "75"
+    shot(page, "home", full_page=True)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#main"
     no_csp_violations(page)
-    shot(page, "home", full_page=True)
 
 
 def test_record_page_of_the_anchor(page, base_url):
