@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import Flask
 from sqlalchemy import Engine
@@ -19,6 +20,14 @@ class AppState:
     settings: Settings
     engine: Engine
     registry: Registry
+
+    @cached_property
+    def reader(self) -> Engine:
+        """The engine for read-only requests. On PostgreSQL its connections run in autocommit:
+        a harvest page then costs its queries' round trips, not also a BEGIN and a ROLLBACK."""
+        if self.engine.dialect.name == "sqlite":
+            return self.engine
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None,

@@ -45,7 +45,7 @@ def _chunks(reply: Reply, base_url: str, echo: dict[str, str] | None, pi: str = 
 def endpoint() -> Response:
     state = current_app.extensions["granary"]
     base_url = state.settings.base_url or request.base_url
-    ctx = Context(state.settings, state.engine, state.registry, base_url)
+    ctx = Context(state.settings, state.reader, state.registry, base_url)
     pairs = _pairs()
     echo: dict[str, str] | None = None
     try:
