@@ -46,7 +46,9 @@ def join_punct(left: str, sep: str, right: str) -> str:
         return right
     if not right:
         return left
-    if left.endswith(_CLOSING) and sep.strip():
+    # A period that closes an initial or abbreviation still takes a comma ("Stalin, I. V.,
+    # 1878-1953", as AACR2/RDA headings write it); any other doubled mark collapses.
+    if left.endswith(_CLOSING) and sep.strip() and not (left.endswith(".") and sep == ", "):
         return f"{left} {right}"
     return left + sep + right
 

@@ -604,7 +604,7 @@ def _why_dropped(el: etree._Element, attribute: str | None) -> str | None:
 CROSSWALK = Crosswalk(
     source="mods",
     target="oai_dc",
-    version="1",
+    version="2",  # 2: a period ending initials keeps the comma before dates
     convert=mods_to_dc,
     description="MODS 3.x to simple Dublin Core after the LoC MODS to Dublin Core mapping (version 3); "
                 "decisions in docs/crosswalks.md",

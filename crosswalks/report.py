@@ -21,7 +21,7 @@ from metadata.errors import ValidationIssue
 class CrosswalkReport:
     source_prefix: str
     target_prefix: str
-    chain: str                                   # e.g. "mods->oai_dc@1"
+    chain: str                                   # e.g. "mods->oai_dc@2"
     output: etree._Element
     output_bytes: bytes                          # canonical, as stored and served
     events: list[TraceEvent]

@@ -220,6 +220,7 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
     upgrade(st.engine)
     writes.record_creation_time(st.engine)
     result = load_demo(st.settings, st.engine, st.registry)
+    _name_the_demo(st)
     w = result.written
     click.echo(f"demo collection: {result.sets_added} sets added; records added {w.added}, updated {w.updated}, "
                f"unchanged {w.unchanged}; withdrawn {len(result.deleted)}")
@@ -332,3 +333,21 @@ main.add_command(import_csv_command)
 
 from repository.commands.harvest import harvest_command  # noqa: E402
 main.add_command(harvest_command)
+
+
+def _name_the_demo(st: AppState) -> None:
+    """The demo is served under its collection's name and description unless the
+    environment names the repository."""
+    import os
+    from dataclasses import replace
+
+    from repository.demo.load import DEMO_DIR
+
+    about = json.loads((DEMO_DIR / "collection.json").read_text(encoding="utf-8")).get("repository", {})
+    settings = replace(st.settings,
+                       repository_name=os.environ.get("GRANARY_REPOSITORY_NAME") or about.get("name", "Granary"),
+                       repository_description=(os.environ.get("GRANARY_REPOSITORY_DESCRIPTION")
+                                               or about.get("description", "")))
+    current_app.extensions["granary"] = AppState(settings, st.engine, st.registry)
+    if settings.repository_description:
+        current_app.config["GRANARY_REPOSITORY_DESCRIPTION"] = settings.repository_description

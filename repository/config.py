@@ -24,6 +24,7 @@ class ConfigError(ValueError):
 class Settings:
     database_url: str
     repository_name: str
+    repository_description: str
     base_url: str | None  # None: the URL the request came in on
     admin_email: str
     repository_identifier: str
@@ -53,6 +54,7 @@ class Settings:
         return Settings(
             database_url=env.get("GRANARY_DATABASE_URL", f"sqlite:///{workdir / 'granary.db'}"),
             repository_name=env.get("GRANARY_REPOSITORY_NAME", "Granary"),
+            repository_description=env.get("GRANARY_REPOSITORY_DESCRIPTION", ""),
             base_url=env.get("GRANARY_BASE_URL") or None,
             admin_email=emails,
             repository_identifier=repo_id,

@@ -16,6 +16,7 @@ from crosswalks.registry import Registry
 from metadata.safe_xml import parse_xml
 from repository.db.tables import disseminations, record_sources, records
 from repository.ingest.prepare import render
+from repository.search.index import reindex
 from repository.store import membership, queries
 from repository.store.writes import run_write
 
@@ -74,3 +75,4 @@ def _rederive_chunk(conn: Connection, now: int, registry: Registry, ids: list[in
             stamp = max(now, row.stamp + 1)
             conn.execute(update(records).where(records.c.id == row.id).values(stamp=stamp))
             membership.restamp(conn, row.id, stamp)
+            reindex(conn, [row.id])  # a DC record's search document comes from its MODS rendering

@@ -62,7 +62,7 @@ def test_report_renders_for_a_terminal_and_for_json():
     assert "/mods/titleInfo[1]/title" in text and "output is valid oai_dc" in text
     assert "/mods/recordInfo" in text and "describes the metadata record" in text
     data = json.loads(json.dumps(report.to_dict()))
-    assert data["valid"] and data["complete"] and data["chain"] == "mods->oai_dc@1"
+    assert data["valid"] and data["complete"] and data["chain"] == "mods->oai_dc@2"
     assert {e["outcome"] for e in data["events"]} == {"mapped", "transformed", "dropped"}
 
 
@@ -81,7 +81,7 @@ def test_collection_check_counts_lost_paths_and_invalid_outputs():
     result = check.result()
     assert result.records == 4
     assert result.carried["/mods/recordInfo"] == 3
-    assert result.lost["/mods/recordInfo"] == {"mods->oai_dc@1": 3}
+    assert result.lost["/mods/recordInfo"] == {"mods->oai_dc@2": 3}
     assert "/mods/titleInfo/title" not in result.lost
     assert result.carried["/dc/title"] == 1 and not result.invalid and not result.failed
     assert generalise("/mods/name[2]/namePart[1]") == "/mods/name/namePart"

@@ -42,7 +42,7 @@ def _configure(setup_state) -> None:
     config.setdefault("GRANARY_OAI_STYLESHEET",
                       os.environ.get("GRANARY_OAI_STYLESHEET", "on").lower() not in ("off", "0", "false", "no"))
     config.setdefault("GRANARY_REPOSITORY_DESCRIPTION",
-                      os.environ.get("GRANARY_REPOSITORY_DESCRIPTION", DEFAULT_DESCRIPTION))
+                      setup_state.app.extensions["granary"].settings.repository_description or DEFAULT_DESCRIPTION)
     config.setdefault("GRANARY_WEB_COUNT_TTL", float(os.environ.get("GRANARY_WEB_COUNT_TTL", "60")))
     setup_state.app.extensions["granary_web_cache"] = {}
     setup_state.app.jinja_env.filters["highlight"] = highlight
