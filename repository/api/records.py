@@ -402,7 +402,7 @@ def _store(local: str, body: Body, if_stamp: int | None, create_only: bool = Fal
     except ConcurrentCreate:
         raise Problem(409, "conflict", f"record {local!r} was created by another request at the same time",
                       record=local) from None
-    return summary.outcomes[local]
+    return "added" if summary.added else "updated" if summary.updated else "unchanged"
 
 
 # ---------------------------------------------------------------- listing

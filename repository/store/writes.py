@@ -7,7 +7,7 @@ flag. Stamps never go backwards: a new stamp is at least the old one plus one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from typing import TypeVar
 
@@ -58,7 +58,6 @@ class WriteSummary:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    outcomes: dict[str, str] = field(default_factory=dict)  # local_id -> added|updated|unchanged
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -164,7 +163,6 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             changed.append((p, row, direct, content_changed))
         else:
             summary.unchanged += 1
-            summary.outcomes[p.local_id] = "unchanged"
             if row.native_xml != p.native_xml:
                 sources.append({"b_id": row.id, "native_xml": p.native_xml})
 
@@ -191,7 +189,6 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             member_changes.append(membership.MembershipChange(rid, None, frozenset(direct), now))
             diss_rows += _dissemination_rows(rid, diss(p))
             summary.added += 1
-            summary.outcomes[p.local_id] = "added"
     if changed:
         updates = []
         for p, row, direct, content_changed in changed:
@@ -207,7 +204,6 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
                 if p.search_doc is not None:
                     documents[row.id] = p.search_doc
             summary.updated += 1
-            summary.outcomes[p.local_id] = "updated"
         conn.execute(update(records).where(records.c.id == bindparam("b_id")), updates)
         rerendered = [row.id for _, row, _, content_changed in changed if content_changed]
         if rerendered:
