@@ -107,3 +107,35 @@ def test_delete_keeps_members_and_moves_their_datestamps(client, engine, admin, 
     assert problem(client.delete("/api/sets/princeton:ukrainian", headers=admin), 404)
     # The parent can go now that its subset has.
     assert client.delete("/api/sets/princeton", headers=admin).status_code == 200
+
+
+def _members(client, spec: str) -> set[str]:
+    from tests.oai import harvest
+
+    items, _ = harvest(client, "ListIdentifiers", metadataPrefix="oai_dc", set=spec)
+    return {i.findtext("oai:identifier", namespaces=NS).rsplit(":", 1)[1] for i in items}
+
+
+def test_query_defined_sets_through_the_api(client, admin, corpus):
+    rule = {"field": "typeOfResource", "equals": "cartographic"}
+    resp = client.post("/api/sets", json={"spec": "maps", "name": "Maps", "rule": rule}, headers=admin)
+    assert resp.status_code == 201 and resp.get_json()["rule"] == rule
+    maps = _members(client, "maps")
+    assert maps and maps < set(corpus["stanford"]) | set(corpus["princeton"]) | set(corpus["princeton:ukrainian"])
+    one = sorted(maps)[0]
+    title = oai_get(client, verb="GetRecord", identifier=f"oai:granary.test:{one}", metadataPrefix="mods") \
+        .findtext(".//mods:titleInfo/mods:title", namespaces=NS)
+    narrower = {"all": [rule, {"not": {"field": "title", "equals": title}}]}
+    resp = client.patch("/api/sets/maps", json={"rule": narrower}, headers=admin)
+    assert resp.status_code == 200 and resp.get_json()["rule"] == narrower
+    kept = _members(client, "maps")
+    assert one not in kept and kept < maps
+    cleared = client.patch("/api/sets/maps", json={"rule": None}, headers=admin)
+    assert cleared.get_json()["rule"] is None
+    assert _members(client, "maps") == kept, "without a rule the members stay, as explicit members"
+
+
+@pytest.mark.parametrize("rule", [{"field": "colour", "equals": "red"}, "typeOfResource=text", [1]])
+def test_bad_rules_are_refused_naming_the_field(client, admin, rule):
+    body = problem(client.post("/api/sets", json={"spec": "x", "name": "X", "rule": rule}, headers=admin), 422)
+    assert body["field"] == "rule"

@@ -136,7 +136,9 @@ def document() -> dict:
                 "Set": {
                     "type": "object",
                     "properties": {"spec": {"type": "string"}, "name": {"type": "string"},
-                                   "description": {"type": ["string", "null"]}, "links": {"type": "object"}},
+                                   "description": {"type": ["string", "null"]}, "rule": {"type": ["object", "null"],
+                                            "description": "A query-defined set's rule (docs/sets.md); null: explicit membership"},
+                                   "links": {"type": "object"}},
                 },
                 "SetList": {
                     "type": "object",
@@ -146,13 +148,17 @@ def document() -> dict:
                 "SetInput": {
                     "type": "object", "additionalProperties": False, "required": ["spec", "name"],
                     "properties": {"spec": {"type": "string"}, "name": {"type": "string"},
-                                   "description": {"type": ["string", "null"]}},
+                                   "description": {"type": ["string", "null"]}, "rule": {"type": ["object", "null"],
+                                            "description": "A query-defined set's rule (docs/sets.md); null: explicit membership"}},
                 },
                 "SetPatch": {
                     "type": "object", "additionalProperties": False,
                     "properties": {"name": {"type": "string"},
                                    "description": {"type": ["string", "null"],
-                                                   "description": "null or \"\" removes the description"}},
+                                                   "description": "null or \"\" removes the description"},
+                                   "rule": {"type": ["object", "null"],
+                                            "description": "a new rule (members recomputed), or null: members "
+                                                           "stay, now explicit"}},
                 },
             },
         },

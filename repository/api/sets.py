@@ -7,6 +7,7 @@ A set with subsets cannot be deleted (409): delete the subsets first.
 """
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from flask import Response, jsonify, request, url_for
@@ -19,7 +20,7 @@ from repository.api.problems import Problem
 from repository.db.tables import sets as sets_table
 from repository.store import queries
 from repository.store.errors import SetError
-from repository.store.writes import add_set, remove_set, update_set
+from repository.store.writes import add_set, remove_set, set_rule, update_set
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 
@@ -31,6 +32,7 @@ def set_json(row) -> dict:
         "spec": row.spec,
         "name": row.name,
         "description": row.description or None,
+        "rule": json.loads(row.rule) if row.rule else None,
         "links": {
             "self": url_for("api.get_set", spec=row.spec, _external=True),
             "records": url_for("api.list_records", set=row.spec, _external=True),
@@ -41,7 +43,7 @@ def set_json(row) -> dict:
 
 def _row(spec: str):
     with app_state().engine.connect() as conn:
-        return conn.execute(select(sets_table.c.spec, sets_table.c.name, sets_table.c.description)
+        return conn.execute(select(sets_table.c.spec, sets_table.c.name, sets_table.c.description, sets_table.c.rule)
                             .where(sets_table.c.spec == spec)).first()
 
 
@@ -65,6 +67,16 @@ def _text(doc: dict, name: str, required: bool, nullable: bool = False) -> str |
     return value
 
 
+def _rule(doc: dict) -> str | None:
+    """The rule member as the JSON text the store takes (None: no rule)."""
+    value = doc.get("rule")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Problem(422, "invalid-field", "rule must be a JSON object (docs/sets.md) or null", field="rule")
+    return json.dumps(value)
+
+
 def _refuse_unknown(doc: dict, allowed: set[str]) -> None:
     unknown = sorted(set(doc) - allowed)
     if unknown:
@@ -75,7 +87,8 @@ def _refuse_unknown(doc: dict, allowed: set[str]) -> None:
 def _refusal(exc: SetError, spec: str) -> Problem:
     """A SetError from a set whose existence was checked: the field the message names."""
     msg = str(exc)
-    field = "name" if " name" in msg else "description" if "description" in msg else "spec"
+    field = ("rule" if "rule" in msg else "name" if " name" in msg else "description" if "description" in msg
+             else "spec")
     return Problem(422, "invalid-field", msg, field=field)
 
 
@@ -101,15 +114,16 @@ def get_set(spec: str) -> Response:
 def create_set() -> Response:
     st = app_state()
     doc = json_object()
-    _refuse_unknown(doc, {"spec", "name", "description"})
+    _refuse_unknown(doc, {"spec", "name", "description", "rule"})
     spec = _text(doc, "spec", True)
     name = _text(doc, "name", True)
     description = _text(doc, "description", False, nullable=True) or None
+    rule = _rule(doc)
     if _row(spec) is not None:
         raise Problem(409, "conflict", f"set {spec!r} already exists", field="spec",
                       headers={"Location": url_for("api.get_set", spec=spec, _external=True)})
     try:
-        add_set(st.engine, st.settings.write_lease_timeout_seconds, spec, name, description)
+        add_set(st.engine, st.settings.write_lease_timeout_seconds, spec, name, description, rule)
     except SetError as exc:
         if "already exists" in str(exc):  # created by a concurrent request
             raise Problem(409, "conflict", str(exc), field="spec") from None
@@ -125,12 +139,14 @@ def create_set() -> Response:
 def patch_set(spec: str) -> Response:
     st = app_state()
     doc = json_object()
-    _refuse_unknown(doc, {"name", "description"})
+    _refuse_unknown(doc, {"name", "description", "rule"})
     name = _text(doc, "name", False)
     description = _text(doc, "description", False, nullable=True)
     _existing(spec)
     try:
         update_set(st.engine, st.settings.write_lease_timeout_seconds, spec, name, description)
+        if "rule" in doc:
+            set_rule(st.engine, st.settings.write_lease_timeout_seconds, spec, _rule(doc))
     except SetError as exc:
         if _row(spec) is None:
             raise Problem(404, "not-found", f"no set {spec!r}", field="spec") from None

@@ -253,7 +253,7 @@ def set_exists(conn: Connection, spec: str) -> bool:
 
 
 def list_sets(conn: Connection, after: str | None, limit: int) -> list[Row]:
-    stmt = select(sets.c.spec, sets.c.name, sets.c.description).order_by(sets.c.spec).limit(limit)
+    stmt = select(sets.c.spec, sets.c.name, sets.c.description, sets.c.rule).order_by(sets.c.spec).limit(limit)
     if after is not None:
         stmt = stmt.where(sets.c.spec > after)
     return conn.execute(stmt).all()
