@@ -60,7 +60,7 @@ _VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?
 
 
 class MissingVariable(Exception):
-    pass
+    """The compose file requires a variable the test did not provide."""
 
 
 def interpolate(value: str, env: dict[str, str]) -> str:

@@ -153,7 +153,7 @@ class Column:
 
 
 class ColumnError(ValueError):
-    pass
+    """A header names a column the vocabulary does not have, or has it wrongly."""
 
 
 def column_letter(index: int) -> str:
