@@ -57,9 +57,11 @@ class IngestError(Exception):
 
 
 def auto_jobs(paths: list[Path]) -> int:
-    """Worker processes pay off for directories, archives and many files, not for one file."""
+    """Worker processes pay off once there is more to parse than their start-up costs
+    (about half a second): directories, archives, many files, or several megabytes."""
     many = len(paths) > 16 or any(p.is_dir() or p.suffix.lower() == ".zip" for p in paths)
-    return (os.cpu_count() or 1) if many else 1
+    large = sum(p.stat().st_size for p in paths if p.is_file()) > 8 * 1024 * 1024
+    return (os.cpu_count() or 1) if many or large else 1
 
 
 def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Registry,
