@@ -38,14 +38,14 @@ from repository.csvimport.read import (
 )
 from repository.db.tables import records, sets
 from repository.ingest.extract import Problem
-from repository.ingest.prepare import CrosswalkOutputError
+from repository.ingest.pipeline import write_prepared
 from repository.ingest.sources import SourceDocument
 from repository.ingest.stage import StagedRecord, StageOptions, renderer, stage_document
 from repository.oai.identifiers import normalize_local_id
 from repository.store.errors import SetError
 from repository.store.queries import content_hashes
 from repository.store.sets import split_specs
-from repository.store.writes import PreparedRecord, write_records
+from repository.store.writes import PreparedRecord
 
 Progress = Callable[[int], None]
 
@@ -198,13 +198,7 @@ def import_csv(path: Path, settings: Settings, engine: Engine, registry: Registr
         return report
     prepared = (PreparedRecord(r.local_id, r.native_format, r.raw, r.content_hash, renderer(registry, r), set_specs)
                 for r in staged)
-    try:
-        summary = write_records(engine, settings.write_lease_timeout_seconds, prepared, progress=write_progress)
-    except CrosswalkOutputError as exc:
-        report.rejected += 1
-        report.problems.append(Problem(exc.source, exc.message, exc.record))
-        raise CsvImportError(report) from None
-    report.added, report.updated, report.unchanged = summary.added, summary.updated, summary.unchanged
+    write_prepared(engine, settings, prepared, report, CsvImportError, write_progress)
     return report
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,6 @@ from repository.ingest.stage import (
 from repository.store.queries import content_hashes
 from repository.store.writes import (
     PreparedRecord,
-    WriteSummary,
     write_records,
 )
 
@@ -116,14 +115,21 @@ def ingest(paths: list[Path], settings: Settings, engine: Engine, registry: Regi
         if report.problems:
             raise IngestError(report)
 
+    write_prepared(engine, settings, records(), report, IngestError)
+    return report
+
+
+def write_prepared(engine: Engine, settings: Settings, prepared: Iterable[PreparedRecord], report,
+                   refusal: type[Exception], progress: Callable[[int], None] | None = None) -> None:
+    """Write a batch atomically and count the outcome into `report` (an ingest or import report).
+    A crosswalk that produced invalid output refuses the batch as a problem of the report."""
     try:
-        summary: WriteSummary = write_records(engine, settings.write_lease_timeout_seconds, records())
+        summary = write_records(engine, settings.write_lease_timeout_seconds, prepared, progress=progress)
     except CrosswalkOutputError as exc:
         report.rejected += 1
         report.problems.append(Problem(exc.source, exc.message, exc.record))
-        raise IngestError(report) from None
+        raise refusal(report) from None
     report.added, report.updated, report.unchanged = summary.added, summary.updated, summary.unchanged
-    return report
 
 
 def _digest(local_id: str) -> int:
