@@ -21,6 +21,7 @@ from repository.ingest.prepare import CrosswalkOutputError, render
 from repository.ingest.sources import SourceDocument
 from repository.search.index import SearchDocument
 from repository.search.index import document as search_document
+from repository.search.index import document_of as search_document_of
 from repository.store.writes import Disseminations
 
 KnownHashes = Callable[[list[str]], dict[str, str]]
@@ -88,7 +89,9 @@ def stage_document(doc: SourceDocument, registry: Registry, options: StageOption
                 out.rejected += 1
                 out.problems.append(Problem(exc.source, exc.message, exc.record, c.line))
                 continue
-            search = search_document(diss["mods"][0]) if "mods" in diss else None
+            # A MODS record's own tree is its MODS rendering's content: no need to parse that again.
+            search = (search_document_of(c.root) if c.fmt.prefix == "mods"
+                      else search_document(diss["mods"][0]) if "mods" in diss else None)
         out.records.append(StagedRecord(c.source, c.line, c.local_id, c.id_rule, c.fmt.prefix,
                                         _raw_bytes(c, doc.data), digest, diss, search))
     return out

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lxml import etree
 from sqlalchemy import Connection, and_, select
 
 from metadata.errors import MetadataError
 from repository.db.tables import disseminations, records
-from repository.web.record_view import record_view
+from metadata.safe_xml import parse_xml
+from repository.web.record_view import view_of
 
 SQLITE_TABLE = "search_fts"
 PG_TABLE = "search_documents"
@@ -34,11 +36,20 @@ class SearchDocument:
     year: int | None
 
 
+_SEARCHED = frozenset({"name", "originInfo", "abstract", "note", "subject"})
+
+
 def document(mods_xml: bytes) -> SearchDocument | None:
     try:
-        view = record_view(mods_xml)
+        root = parse_xml(mods_xml, "record").getroot()
     except MetadataError:
         return None
+    return document_of(root)
+
+
+def document_of(root: etree._Element) -> SearchDocument:
+    """The search document of a MODS root, read as the record page reads it."""
+    view = view_of(root, _SEARCHED)
     names = "\n".join(n.name for n in view.names)
     description = "\n".join([*view.abstracts, *(t for _, t in view.notes)])
     return SearchDocument(view.title, names, "\n".join(view.subjects), description, view.year)

@@ -201,7 +201,9 @@ def record_view(mods_xml: bytes) -> RecordView:
     return view_of(root)
 
 
-def view_of(root: etree._Element) -> RecordView:
+def view_of(root: etree._Element, only: frozenset[str] | None = None) -> RecordView:
+    """The view of a MODS root; with `only`, of just those top-level elements (the search
+    index needs five kinds, and ingest builds one document per record)."""
     view = RecordView()
     key_dates: list[str] = []
     for ti in _children(root, "titleInfo"):
@@ -218,6 +220,8 @@ def view_of(root: etree._Element) -> RecordView:
         if not isinstance(el.tag, str):
             continue
         local = etree.QName(el).localname
+        if only is not None and local not in only:
+            continue
         if local == "name":
             n = _name(el)
             if n:
