@@ -82,9 +82,10 @@ def _lease_count(engine) -> int:
 def test_watermark_ignores_leases_of_crashed_writers(engine):
     with engine.begin() as conn:
         conn.execute(sa.insert(write_leases).values(started=1_000_000, owner="crashed:1"))
-    with engine.connect() as conn:
-        assert clock.watermark_us(conn, 3600) > 1_000_000 * 1000
-        assert clock.watermark_us(conn, 10**12) == 1_000_000
+    with clock.read_view(engine, 3600) as (_, upper):
+        assert upper > 1_000_000 * 1000
+    with clock.read_view(engine, 10**12) as (_, upper):
+        assert upper == 1_000_000
 
 
 def test_a_failed_write_releases_its_lease(settings, engine, registry):
@@ -107,3 +108,19 @@ def test_datestamps_never_go_backwards(settings, engine, registry):
 
         stamp = conn.execute(sa.select(records.c.stamp)).scalar_one()
     assert stamp > 32472144000 * 1_000_000  # after 2999-01-01
+
+
+def test_an_empty_list_answers_as_of_the_watermark(engine, client):
+    """noRecordsMatch is an empty list: its responseDate must not run ahead of a write in
+    progress, or a harvester taking it as its next `from` would skip that write."""
+    from datetime import UTC, datetime
+
+    lease = clock.acquire_lease(engine)
+    try:
+        time.sleep(1.1)
+        root = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc", **{"from": "2999-01-01"})
+    finally:
+        clock.release_lease_now(engine, lease)
+    assert root.find("oai:error", NS).get("code") == "noRecordsMatch"
+    answered = datetime.strptime(root.findtext("oai:responseDate", namespaces=NS), "%Y-%m-%dT%H:%M:%SZ")
+    assert answered.replace(tzinfo=UTC).timestamp() < time.time() - 1, "responseDate is the lease's start, not now"

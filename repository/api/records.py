@@ -37,7 +37,7 @@ from repository.oai.dates import datestamp, parse_bound
 from repository.oai.errors import OAIError
 from repository.oai.identifiers import normalize_local_id, oai_identifier
 from repository.store import queries
-from repository.store.clock import watermark_us
+from repository.store.clock import read_view
 from repository.store.errors import ConcurrentCreate, PreconditionFailed, RecordNotFound, SetError
 from repository.store.sets import is_valid_spec, split_specs
 from repository.store.writes import delete_record, write_records
@@ -435,11 +435,10 @@ def list_records() -> Response:
                           "YYYY-MM-DDThh:mm:ssZ)", field="since") from None
     cursor = request.args.get("after")
     after = decode_cursor(cursor) if cursor else None
-    with st.engine.connect() as conn:
+    # Only stamps below the watermark: a change still being written lands after the cursor.
+    with read_view(st.engine, st.settings.write_lease_timeout_seconds) as (conn, upper):
         if set_spec is not None and not queries.set_exists(conn, set_spec):
             raise Problem(404, "unknown-set", f"no set {set_spec!r}", field="set")
-        # Only stamps below the watermark: a change still being written lands after the cursor.
-        upper = watermark_us(conn, st.settings.write_lease_timeout_seconds)
         q = queries.ListQuery("", None, set_spec, from_us, None, upper)
         rows = queries.list_page(conn, q, after, limit + 1, False)
     more = len(rows) > limit

@@ -18,8 +18,11 @@ class Code(str, Enum):
 class OAIError(Exception):
     """One or more protocol errors; several may be reported in one response."""
 
-    def __init__(self, code: Code, message: str, *more: tuple[Code, str]) -> None:
+    def __init__(self, code: Code, message: str, *more: tuple[Code, str], response_date: str | None = None) -> None:
         self.errors: list[tuple[Code, str]] = [(code, message), *more]
+        # An empty list answers as of its watermark, like a full one: a harvester that takes
+        # this responseDate as its next `from` must not skip a change still being written.
+        self.response_date = response_date
         super().__init__("; ".join(f"{c.value}: {m}" for c, m in self.errors))
 
     @property

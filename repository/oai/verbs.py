@@ -17,7 +17,7 @@ from repository.oai import dates, envelope, tokens
 from repository.oai.errors import Code, OAIError
 from repository.oai.identifiers import local_id_of, oai_identifier
 from repository.store import queries
-from repository.store.clock import watermark_us
+from repository.store.clock import read_view
 from repository.store.sets import is_valid_spec
 
 OAI_ID_NS = "http://www.openarchives.org/OAI/2.0/oai-identifier"
@@ -167,13 +167,12 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
         set_spec = args.get("set")
         after, cursor, size = None, 0, None
     natives = tuple(ctx.registry.sources_reaching(prefix))
-    with ctx.engine.connect() as conn:
+    with read_view(ctx.engine, s.write_lease_timeout_seconds) as (conn, upper):
         if set_spec is not None and after is None:
             if not queries.has_sets(conn):
                 raise OAIError(Code.NO_SET_HIERARCHY, "this repository has no sets")
             if not is_valid_spec(set_spec):
                 raise OAIError(Code.BAD_ARGUMENT, f"set={set_spec!r} is not a valid setSpec")
-        upper = watermark_us(conn, s.write_lease_timeout_seconds)
         q = queries.ListQuery(prefix, None if set(natives) >= set(ctx.registry.formats) else natives,
                               set_spec, from_us, until_us, upper,
                               departures=s.deletes_in_sets and from_us is not None)
@@ -184,7 +183,8 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
             size = queries.count_list(conn, q) if more else len(rows)
     if not rows:
         raise OAIError(Code.NO_RECORDS_MATCH, "no records match the request" if after is None
-                       else "the rest of this list changed since the previous page; harvest again from the start")
+                       else "the rest of this list changed since the previous page; harvest again from the start",
+                       response_date=dates.datestamp(upper))
     token_xml = ""
     if more:
         last = rows[-1]

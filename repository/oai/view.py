@@ -55,7 +55,7 @@ def endpoint() -> Response:
         echo = {"verb": verb, **args}
         reply = HANDLERS[verb](ctx, args)
     except OAIError as exc:
-        reply = Reply(now_datestamp(), [envelope.errors(exc.errors)])
+        reply = Reply(exc.response_date or now_datestamp(), [envelope.errors(exc.errors)])
         echo = echo if exc.echo_request else None
     chunks = _chunks(reply, base_url, echo, _stylesheet_pi())
     headers = {"Vary": "Accept-Encoding"}

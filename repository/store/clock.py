@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, delete, insert
 
@@ -42,15 +45,30 @@ def release_lease_now(engine: Engine, lease_id: int) -> None:
         release_lease(conn, lease_id)
 
 
-def watermark_us(conn: Connection, lease_timeout_s: int) -> int:
-    """The stamp below which the store can no longer change.
+@contextmanager
+def read_view(engine: Engine, lease_timeout_s: int) -> Iterator[tuple[Connection, int]]:
+    """A connection for a list request and its watermark.
+
+    The clock must be read no later than the database snapshot the request reads:
+    a lease committed after the snapshot is invisible to it, but its writer's stamps
+    come after that commit, hence after such a clock reading. SQLite's snapshot
+    starts at the connection's first statement, so its clock is read before
+    connecting; PostgreSQL's statement_timestamp() precedes the statement's snapshot.
+    """
+    clock_before = time.time_ns() // 1000
+    with engine.connect() as conn:
+        yield conn, _watermark(conn, lease_timeout_s, clock_before)
+
+
+def _watermark(conn: Connection, lease_timeout_s: int, clock_before: int) -> int:
+    """The stamp below which this request's view of the store can no longer change.
 
     A lease older than the timeout belongs to a crashed writer and is ignored,
     so one killed process cannot freeze harvests for ever.
     """
     timeout_us = lease_timeout_s * 1_000_000
-    if conn.dialect.name == "sqlite":  # one machine, one clock: SQLite is never replicated
-        now = db_now_us(conn)
+    if conn.dialect.name == "sqlite":  # one machine, one clock (db_now_us's): SQLite is never replicated
+        now = clock_before
         (oldest,), = fetch_all(conn, _OLDEST_LEASE_SQL, {"since": now - timeout_us})
     else:  # one round trip for the clock and the leases: it is paid on every list page
         (now, oldest), = fetch_all(conn, _PG_WATERMARK_SQL, {"timeout_us": timeout_us})
@@ -61,7 +79,7 @@ _OLDEST_LEASE_SQL = "SELECT MIN(started) FROM write_leases WHERE started > :sinc
 # On a read replica "now" is the commit time of the last replayed transaction (docs/datestamps.md).
 _PG_WATERMARK_SQL = (
     "WITH c AS (SELECT (extract(epoch FROM CASE WHEN pg_is_in_recovery() THEN pg_last_xact_replay_timestamp() "
-    "ELSE clock_timestamp() END) * 1000000)::bigint AS now) "
+    "ELSE statement_timestamp() END) * 1000000)::bigint AS now) "
     "SELECT c.now, (SELECT MIN(started) FROM write_leases WHERE started > c.now - :timeout_us) FROM c")
 
 
