@@ -6,6 +6,7 @@ persisted next to the SQLite file rather than per process.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -96,10 +97,8 @@ def _secret(env: dict[str, str], workdir: Path) -> tuple[bytes, bool]:
     if env.get("GRANARY_SECRET_KEY"):
         return env["GRANARY_SECRET_KEY"].encode(), False
     path = Path(env.get("GRANARY_SECRET_FILE", workdir / "granary-secret.key"))
-    try:
+    with contextlib.suppress(FileNotFoundError):
         return path.read_bytes().strip(), True
-    except FileNotFoundError:
-        pass
     key = secrets.token_hex(32).encode()
     # O_EXCL: when several workers start at once, exactly one key wins and all read it.
     try:

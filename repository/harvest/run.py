@@ -29,6 +29,7 @@ page. With `skip_invalid` such records are skipped and reported instead.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -286,11 +287,9 @@ def _granularity(client: Client) -> str:
 def check_from(value: str) -> str:
     """A --from value as OAI-PMH wants it (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)."""
     for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
-        try:
+        with contextlib.suppress(ValueError):
             datetime.strptime(value, fmt)
             return value
-        except ValueError:
-            pass
     raise HarvestError(f"--from {value!r} is not YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ")
 
 
@@ -388,11 +387,9 @@ def _write_page(settings: Settings, engine: Engine, options: HarvestOptions, sta
 
     def then(conn: Connection, now: int, summary: writes.WriteSummary) -> None:
         for local in staged.deletions:
-            try:
+            with contextlib.suppress(RecordNotFound):  # removed since the page was staged
                 if writes.tombstone(conn, now, local):
                     deleted.append(local)
-            except RecordNotFound:   # removed since the page was staged: nothing to withdraw
-                pass
         _save_state(conn, options, values)
 
     summary = writes.write_records(engine, settings.write_lease_timeout_seconds, staged.records, then=then)

@@ -7,6 +7,7 @@ are inclusive, so a day-granularity `until` covers the whole day and a seconds
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 
@@ -23,15 +24,13 @@ def _to_us(dt: datetime) -> int:
 
 def parse_bound(name: str, value: str) -> tuple[int, int, str]:
     """(start_us, end_us_exclusive, granularity) of the day or second `value` names."""
-    try:
+    with contextlib.suppress(ValueError):  # a pattern that matches but names no real date
         if _DAY.match(value):
             start = _to_us(datetime.strptime(value, "%Y-%m-%d"))
             return start, start + 86_400 * _US, "day"
         if _SECONDS.match(value):
             sec = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
             return _to_us(sec), _to_us(sec) + _US, "seconds"
-    except ValueError:
-        pass
     raise OAIError(Code.BAD_ARGUMENT,
                    f"{name}={value!r} is not a UTCdatetime (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ)")
 
