@@ -5,6 +5,7 @@ every wait is bounded.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
+REPO_ID = "bench.granary.test"  # the repositoryIdentifier of every benchmark store
 VENV_BIN = Path(sys.executable).parent
 GRANARY = str(VENV_BIN / "granary")
 GUNICORN = str(VENV_BIN / "gunicorn")
@@ -58,9 +60,32 @@ class Store:
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update({"GRANARY_DATABASE_URL": self.url, "GRANARY_SECRET_KEY": SECRET, "GRANARY_PAGE_SIZE": "100",
-                    "GRANARY_REPOSITORY_IDENTIFIER": "bench.granary.test", "PYTHONUNBUFFERED": "1"})
+                    "GRANARY_REPOSITORY_IDENTIFIER": REPO_ID, "PYTHONUNBUFFERED": "1"})
         env.update(extra)
         return env
+
+
+def standalone_run(description: str, tag: str, extra_args=()) -> tuple:
+    """What a benchmark run on its own needs: its arguments, the corpus, a loaded store and
+    the reference filled from it. Returns (args, manifest, store, load figures, reference db)."""
+    import argparse
+
+    from generate import generate
+    from load import build
+    from reference_app import build as build_reference
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--size", type=int, required=True)
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    for name, kwargs in extra_args:
+        ap.add_argument(name, **kwargs)
+    a = ap.parse_args()
+    manifest = generate(a.size, 1, OUT)
+    store = make_store(a.db, f"{a.size}-{tag}")
+    loaded = build(store, OUT / f"corpus-{a.size}", manifest)
+    ref = store.workdir / "reference.db"
+    build_reference(store.url, ref, REPO_ID)
+    return a, manifest, store, loaded, ref
 
 
 def make_store(db: str, tag: str) -> Store:
@@ -142,10 +167,8 @@ class RssSampler:
             rss = p.memory_info().rss
             if self.children:
                 for c in p.children(recursive=True):
-                    try:
+                    with contextlib.suppress(psutil.Error):  # a child that just exited
                         rss += c.memory_info().rss
-                    except psutil.Error:
-                        pass
             return rss
         except psutil.Error:
             return 0
@@ -245,10 +268,8 @@ def serve_reference(db_path: Path, workers: int, tag: str):
 
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # already gone
             os.killpg(proc.pid, signal.SIGTERM)  # its own session: the master and its workers
-        except ProcessLookupError:
-            pass
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

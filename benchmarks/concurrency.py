@@ -12,7 +12,6 @@ scheduling; the reference shows how much.
 """
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import random
@@ -23,11 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Server, percentile, serve_granary, serve_reference, Store  # noqa: E402
+from common import REPO_ID, Server, Store, percentile, serve_granary, serve_reference  # noqa: E402
 
 CLIENTS = 32
 WARMUP = 500
-REPO_ID = "bench.granary.test"
 
 
 def hammer(server: Server, ids: list[str], requests: int, seed: int = 7) -> dict:
@@ -97,21 +95,10 @@ def run(store: Store, reference_db: Path, manifest: dict, requests: int, tag: st
 
 
 def main() -> None:
-    from common import OUT, make_store
-    from generate import generate
-    from load import build
-    from reference_app import build as build_reference
+    from common import standalone_run
 
-    ap = argparse.ArgumentParser(description="GetRecord under 32 concurrent clients.")
-    ap.add_argument("--size", type=int, required=True)
-    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    ap.add_argument("--requests", type=int, default=10000)
-    a = ap.parse_args()
-    manifest = generate(a.size, 1, OUT)
-    store = make_store(a.db, f"{a.size}-concurrency")
-    build(store, OUT / f"corpus-{a.size}", manifest)
-    ref = store.workdir / "reference.db"
-    build_reference(store.url, ref, REPO_ID)
+    a, manifest, store, _, ref = standalone_run("GetRecord under 32 concurrent clients.", "concurrency",
+                                                [("--requests", {"type": int, "default": 10000})])
     print(json.dumps(run(store, ref, manifest, a.requests, "c"), indent=1))
 
 

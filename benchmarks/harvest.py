@@ -16,7 +16,6 @@ median), and the peak RSS of the gunicorn worker sampled every 50 ms.
 """
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import re
@@ -170,20 +169,9 @@ def run(store: Store, reference_db: Path, manifest: dict, from_datestamp: str, t
 
 
 def main() -> None:
-    from common import OUT, make_store
-    from generate import generate
-    from load import build
-    from reference_app import build as build_reference
+    from common import standalone_run
 
-    ap = argparse.ArgumentParser(description="Harvest Granary and the reference side by side.")
-    ap.add_argument("--size", type=int, required=True)
-    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    a = ap.parse_args()
-    manifest = generate(a.size, 1, OUT)
-    store = make_store(a.db, f"{a.size}-harvest")
-    loaded = build(store, OUT / f"corpus-{a.size}", manifest)
-    ref = store.workdir / "reference.db"
-    build_reference(store.url, ref, "bench.granary.test")
+    _, manifest, store, loaded, ref = standalone_run("Harvest Granary and the reference side by side.", "harvest")
     print(json.dumps(run(store, ref, manifest, loaded["touch"]["from"], "h"), indent=1))
 
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import concurrency  # noqa: E402
 import harvest  # noqa: E402
-from common import OUT, drop_store, make_store, median  # noqa: E402
+from common import OUT, REPO_ID, drop_store, make_store, median  # noqa: E402
 from generate import generate  # noqa: E402
 from load import build  # noqa: E402
 from reference_app import build as build_reference  # noqa: E402
@@ -102,7 +102,7 @@ def one_run(db: str, size: int, seed: int, run: int, requests: int, manifest: di
         loaded = build(store, OUT / f"corpus-{size}", manifest, log=log)
         ref = store.workdir / "reference.db"
         t0 = time.perf_counter()
-        n = build_reference(store.url, ref, concurrency.REPO_ID)
+        n = build_reference(store.url, ref, REPO_ID)
         log(f"  reference table: {n} items in {time.perf_counter() - t0:.1f}s")
         log(f"[{db} run {run + 1}] harvests")
         h = harvest.run(store, ref, manifest, loaded["touch"]["from"], f"r{run}", log=log)

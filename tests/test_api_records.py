@@ -7,6 +7,7 @@ through the API is harvestable over OAI-PMH in every format.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from urllib.parse import parse_qs, urlparse
 
@@ -344,10 +345,9 @@ def test_two_editors_with_the_same_etag_cannot_both_write(app, engine, auth, mon
         render = p.render
 
         def render_after_meeting():
-            try:
-                meet.wait(timeout=2)  # a store that serializes these writers never lets both arrive
-            except threading.BrokenBarrierError:
-                pass
+            # A store that serializes these writers never lets both arrive: the wait then times out.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meet.wait(timeout=2)
             return render()
         return api_records.replace(p, render=render_after_meeting)
 
