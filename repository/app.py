@@ -11,6 +11,7 @@ from crosswalks.registry import Registry, default_registry
 from repository.api import blueprint as api_blueprint
 from repository.config import Settings
 from repository.db.engine import make_engine
+from repository.errors import register as register_error_answers
 from repository.oai.view import blueprint as oai_blueprint
 from repository.web import blueprint as web_blueprint
 
@@ -40,4 +41,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.register_blueprint(oai_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web_blueprint)
+    register_error_answers(app)
     return app

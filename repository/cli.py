@@ -18,6 +18,7 @@ from repository.app import AppState, create_app
 from repository.commands.common import require_schema, state, store_call
 from repository.commands.tokens import token_group
 from repository.commands.search import search_group
+from repository.commands.serving import serving_warnings
 from repository.config import ConfigError
 from repository.db.migrate import upgrade
 from repository.ingest.pipeline import IngestError, auto_jobs, ingest
@@ -184,12 +185,6 @@ def stats(as_json: bool) -> None:
         click.echo(f"  set {spec}: {n['live']} live, {n['deleted']} deleted")
 
 
-def _warn_generated_secret(st: AppState, workers: int) -> None:
-    if st.settings.secret_is_generated and workers > 1:
-        click.echo("note: GRANARY_SECRET_KEY is not set; workers share the generated key file. "
-                   "Set GRANARY_SECRET_KEY when several machines serve one store.", err=True)
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -199,7 +194,8 @@ def _warn_generated_secret(st: AppState, workers: int) -> None:
 def serve(host: str, port: int, workers: int, debug: bool) -> None:
     """Serve the OAI-PMH endpoint with gunicorn."""
     st = require_schema()
-    _warn_generated_secret(st, workers)
+    for warning in serving_warnings(st.settings, host, workers, debug):
+        click.echo(warning, err=True)
     click.echo(f"serving OAI-PMH at http://{host}:{port}/oai", err=True)
     if debug:
         current_app.run(host=host, port=port, debug=True, use_reloader=False)
@@ -226,6 +222,8 @@ def demo(host: str, port: int, workers: int, no_serve: bool) -> None:
                f"unchanged {w.unchanged}; withdrawn {len(result.deleted)}")
     if no_serve:
         return
+    for warning in serving_warnings(st.settings, host, workers):
+        click.echo(warning, err=True)
     click.echo(f"serving OAI-PMH at http://{host}:{port}/oai  (try ?verb=Identify)", err=True)
     _gunicorn(st, host, port, workers)
 

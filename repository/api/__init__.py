@@ -16,7 +16,7 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
 
 
-def _is_api_request() -> bool:
+def is_api_request() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
@@ -26,7 +26,8 @@ def _problem(exc: Problem):
 
 
 @blueprint.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
+def http_problem(exc: HTTPException):
+    """Any HTTP error as a problem document; also used app-wide for routing errors under /api."""
     problem = from_http_status(exc.code or 500, exc.description or exc.name)
     resp = problem.response(request.path)
     if exc.code == 405 and getattr(exc, "valid_methods", None):
@@ -36,19 +37,14 @@ def _http_error(exc: HTTPException):
 
 @blueprint.errorhandler(Exception)
 def _unexpected(exc: Exception):
+    # Flask asks this blueprint's handlers before the app's, so the database being
+    # down is told apart here (imported late: repository.errors imports this package).
+    from repository.errors import UNAVAILABLE, database_unavailable
+    if isinstance(exc, UNAVAILABLE):
+        return database_unavailable(exc)
     # The method and path only: never headers, which may carry a token.
     log.exception("API request failed: %s %s", request.method, request.path)
     return Problem(500, "http-error", "the server failed to handle this request").response(request.path)
-
-
-# Routing errors (no such URL, wrong method) happen before a blueprint is chosen, so
-# they reach app-wide handlers; these answer with a problem under /api only.
-@blueprint.app_errorhandler(404)
-@blueprint.app_errorhandler(405)
-def _routing_error(exc: HTTPException):
-    if not _is_api_request():
-        return exc
-    return _http_error(exc)
 
 
 from repository.api import openapi, records, sets  # noqa: F401  (their routes join the blueprint)

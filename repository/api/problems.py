@@ -37,6 +37,7 @@ TITLES = {
     "precondition-failed": "Precondition failed",
     "gone": "Record withdrawn",
     "crosswalk-failed": "Crosswalk produced invalid output",
+    "unavailable": "Service unavailable",
     "http-error": "HTTP error",
 }
 

@@ -48,9 +48,11 @@ def _configure(setup_state) -> None:
     setup_state.app.jinja_env.filters["highlight"] = highlight
 
 
-@blueprint.after_request
+@blueprint.after_app_request
 def _security_headers(resp: Response) -> Response:
-    resp.headers.setdefault("Content-Security-Policy", CSP)
+    # App-wide, so error pages and the API carry them too; CSP only where a browser renders HTML.
+    if resp.mimetype == "text/html":
+        resp.headers.setdefault("Content-Security-Policy", CSP)
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     resp.headers.setdefault("Referrer-Policy", "same-origin")
     resp.headers.setdefault("X-Frame-Options", "DENY")
@@ -87,7 +89,7 @@ def _page(template: str, status: int = 200, **ctx) -> Response:
     return Response(render_template(template, **ctx), status=status, content_type="text/html; charset=utf-8")
 
 
-def _error(status: int, title: str, message: str) -> Response:
+def error_page(status: int, title: str, message: str) -> Response:
     return _page("error.html", status, title=title, message=message)
 
 
@@ -156,7 +158,7 @@ def _cursor() -> tuple[int, int] | None | Response:
         return None
     m = _CURSOR.match(raw)
     if not m:
-        return _error(400, "Bad page link", "The page link is not valid. Start again from the first page.")
+        return error_page(400, "Bad page link", "The page link is not valid. Start again from the first page.")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -193,7 +195,7 @@ def set_page(spec: str) -> Response:
     with _state().engine.connect() as conn:
         row = queries.get_set(conn, spec)
     if row is None:
-        return _error(404, "Set not found", f"There is no set “{spec}” in this repository.")
+        return error_page(404, "Set not found", f"There is no set “{spec}” in this repository.")
     return _browse(row)
 
 
@@ -217,7 +219,7 @@ def record(local_id: str) -> Response:
     with st.engine.connect() as conn:
         row = store_queries.record_detail(conn, local_id)
         if row is None:
-            return _error(404, "Record not found", f"There is no record “{local_id}” in this repository.")
+            return error_page(404, "Record not found", f"There is no record “{local_id}” in this repository.")
         ident = oai_identifier(st.settings.repository_identifier, local_id)
         specs = row.set_specs.split() if row.set_specs else []
         names = queries.set_names(conn, specs)
@@ -241,14 +243,14 @@ def metadata(prefix: str, local_id: str) -> Response:
     with st.engine.connect() as conn:
         row = store_queries.record_detail(conn, local_id)
         if row is None:
-            return _error(404, "Record not found", f"There is no record “{local_id}” in this repository.")
+            return error_page(404, "Record not found", f"There is no record “{local_id}” in this repository.")
         if row.deleted:
-            return _error(410, "Record withdrawn", f"Record “{local_id}” has been withdrawn.")
+            return error_page(410, "Record withdrawn", f"Record “{local_id}” has been withdrawn.")
         xml = queries.dissemination(conn, row.id, prefix)
         prefixes = queries.prefixes_of(conn, row.id)
         mods = queries.dissemination(conn, row.id, "mods")
     if xml is None:
-        return _error(404, "Format not available", f"Record “{local_id}” is not available as {prefix}.")
+        return error_page(404, "Format not available", f"Record “{local_id}” is not available as {prefix}.")
     pretty = etree.tostring(etree.fromstring(xml, etree.XMLParser(remove_blank_text=True, resolve_entities=False,
                                                                    no_network=True)),
                             pretty_print=True, encoding="unicode")
