@@ -137,3 +137,28 @@ def test_search_page_pager_links(client, engine, registry):
     nxt = re.search(r'<a rel="next" href="([^"]+)">', html).group(1).replace("&amp;", "&")
     html = page(client, nxt)
     assert "Showing 21–21" in html and 'rel="prev"' in html
+
+
+def test_common_words_are_ranked_among_the_newest_matches(engine, registry):
+    """Past RANK_POOL matches the scores are computed over the newest RANK_POOL of them (here
+    a pool of 3): bounded work for a word in half the collection, and said on the result."""
+    _write(engine, registry, "old-title", "Barley")                                # best match, oldest
+    for i in range(4):
+        _write(engine, registry, f"new-{i}", f"Minutes {i}", abstract="On barley and more.")
+    with engine.connect() as conn:
+        exact = search(conn, SearchQuery("barley"), pool=10)
+        pooled = search(conn, SearchQuery("barley"), pool=3)
+        ids = dict(conn.execute(text("SELECT local_id, id FROM records")).all())
+    assert exact.ids[0] == ids["old-title"] and not exact.pooled and exact.total == 5
+    assert pooled.pooled and pooled.total == 5
+    assert sorted(pooled.ids) == sorted(ids[f"new-{i}"] for i in (1, 2, 3))  # the three newest matches
+
+
+def test_search_page_says_when_ranking_was_pooled(app, client, engine, registry):
+    for i in range(3):
+        _write(engine, registry, f"oat-{i}", f"Oats report {i}")
+    app.config["GRANARY_SEARCH_RANK_POOL"] = 2
+    html = client.get("/search?q=oats").get_data(as_text=True)
+    assert "3 records found" in html and "among the 2 most recently added" in html
+    app.config["GRANARY_SEARCH_RANK_POOL"] = 10
+    assert "most recently added" not in client.get("/search?q=oats").get_data(as_text=True)

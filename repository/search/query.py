@@ -6,6 +6,13 @@ Relevance order has no cheap keyset, so pages are offsets, bounded: at most
 MAX_PAGE pages of PAGE_SIZE hits are reachable (the first 1,000 hits), and the
 total is counted up to COUNT_CAP, beyond which the page says "more than".
 A deeper question is better asked by narrowing it (a set, a date range).
+
+Scoring every match would make a common word cost time in proportion to the
+collection (a word in half of a million records: half a million scores). So
+the scores are computed over a pool of at most RANK_POOL matches, the most
+recently added ones, which both engines read in index order and stop: a
+question with fewer matches than that is ranked exactly; a more common one is
+ranked among its RANK_POOL newest matches, which the page says.
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from repository.search.index import PG_TABLE, SQLITE_TABLE
 PAGE_SIZE = 20
 MAX_PAGE = 50
 COUNT_CAP = 1000
+RANK_POOL = 5000
 MAX_TERMS = 16
 _TOKEN = re.compile(r"[^\W_]+\*?", re.UNICODE)  # letters and digits; nothing a query syntax reads
 
@@ -38,6 +46,7 @@ class SearchResult:
     total: int               # capped at COUNT_CAP + 1
     capped: bool             # total is "more than COUNT_CAP"
     terms: list[str]
+    pooled: bool = False     # more matches than RANK_POOL: ranked among the newest of them
 
 
 def terms_of(q: str) -> list[str]:
@@ -83,7 +92,7 @@ def _filters(sq: SearchQuery, id_col: str, params: dict) -> str:
     return sql
 
 
-def search(conn: Connection, sq: SearchQuery) -> SearchResult:
+def search(conn: Connection, sq: SearchQuery, pool: int = RANK_POOL) -> SearchResult:
     terms = terms_of(sq.q)
     if not terms:
         return SearchResult([], 0, False, [])
@@ -94,8 +103,9 @@ def search(conn: Connection, sq: SearchQuery) -> SearchResult:
             return SearchResult([], 0, False, terms)
         params: dict = {"match": match}
         where = f"{SQLITE_TABLE} MATCH :match" + _filters(sq, "+rowid", params)
-        page_sql = (f"SELECT rowid FROM {SQLITE_TABLE} WHERE {where} "
-                    f"ORDER BY bm25({SQLITE_TABLE}, 10.0, 4.0, 4.0, 1.0), rowid LIMIT :limit OFFSET :offset")
+        page_sql = (f"SELECT rowid FROM (SELECT rowid, bm25({SQLITE_TABLE}, 10.0, 4.0, 4.0, 1.0) AS score "
+                    f"FROM {SQLITE_TABLE} WHERE {where} ORDER BY rowid DESC LIMIT :pool) "
+                    f"ORDER BY score, rowid LIMIT :limit OFFSET :offset")
         count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {SQLITE_TABLE} WHERE {where} LIMIT :cap)"
     else:
         query = tsquery(terms)
@@ -103,10 +113,12 @@ def search(conn: Connection, sq: SearchQuery) -> SearchResult:
             return SearchResult([], 0, False, terms)
         params = {"query": query}
         where = "tsv @@ to_tsquery('english', :query)" + _filters(sq, "record_id", params)
-        page_sql = (f"SELECT record_id FROM {PG_TABLE} WHERE {where} "
+        page_sql = (f"SELECT record_id FROM (SELECT record_id, tsv FROM {PG_TABLE} WHERE {where} "
+                    f"ORDER BY record_id DESC LIMIT :pool) AS pool "
                     f"ORDER BY ts_rank(tsv, to_tsquery('english', :query)) DESC, record_id "
                     f"LIMIT :limit OFFSET :offset")
         count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {PG_TABLE} WHERE {where} LIMIT :cap) AS hits"
-    ids = [int(r[0]) for r in conn.execute(text(page_sql), {**params, "limit": PAGE_SIZE, "offset": offset})]
-    total = int(conn.execute(text(count_sql), {**params, "cap": COUNT_CAP + 1}).scalar_one())
-    return SearchResult(ids, total, total > COUNT_CAP, terms)
+    ids = [int(r[0]) for r in conn.execute(text(page_sql), {**params, "limit": PAGE_SIZE, "offset": offset,
+                                                              "pool": pool})]
+    total = int(conn.execute(text(count_sql), {**params, "cap": max(COUNT_CAP, pool) + 1}).scalar_one())
+    return SearchResult(ids, min(total, COUNT_CAP + 1), total > COUNT_CAP, terms, pooled=total > pool)

@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from metadata.errors import MetadataError
 from repository.oai.dates import datestamp
 from repository.oai.identifiers import oai_identifier
-from repository.search.query import COUNT_CAP, MAX_PAGE, PAGE_SIZE, SearchQuery, search
+from repository.search.query import COUNT_CAP, MAX_PAGE, PAGE_SIZE, RANK_POOL, SearchQuery, search
 from repository.store import queries as store_queries
 from repository.web import queries
 from repository.web.jsonld import json_ld, script_json
@@ -44,6 +44,8 @@ def _configure(setup_state) -> None:
     config.setdefault("GRANARY_REPOSITORY_DESCRIPTION",
                       setup_state.app.extensions["granary"].settings.repository_description or DEFAULT_DESCRIPTION)
     config.setdefault("GRANARY_WEB_COUNT_TTL", float(os.environ.get("GRANARY_WEB_COUNT_TTL", "60")))
+    config.setdefault("GRANARY_SEARCH_RANK_POOL", max(COUNT_CAP, int(os.environ.get("GRANARY_SEARCH_RANK_POOL",
+                                                                                     RANK_POOL))))
     setup_state.app.extensions["granary_web_cache"] = {}
     setup_state.app.jinja_env.filters["highlight"] = highlight
 
@@ -289,7 +291,8 @@ def search_page() -> Response:
         result = None
         items: list[dict] = []
         if q and not errors:
-            result = search(conn, SearchQuery(q, spec, year_from, year_to, page))
+            result = search(conn, SearchQuery(q, spec, year_from, year_to, page),
+                            current_app.config["GRANARY_SEARCH_RANK_POOL"])
             items = _listing(queries.records_by_ids(conn, result.ids))
     status = 400 if errors else 200
     params = {k: v for k, v in (("q", q), ("set", spec or ""), ("from", request.args.get("from", "").strip()),
@@ -303,7 +306,8 @@ def search_page() -> Response:
 
     return _page("search.html", status, q=q, spec=spec or "", year_from=request.args.get("from", "").strip(),
                  year_to=request.args.get("to", "").strip(), sets=set_rows, errors=errors, result=result,
-                 items=items, page=page, pages=pages, page_url=page_url, page_size=PAGE_SIZE, count_cap=COUNT_CAP)
+                 items=items, page=page, pages=pages, page_url=page_url, page_size=PAGE_SIZE, count_cap=COUNT_CAP,
+                 rank_pool=current_app.config["GRANARY_SEARCH_RANK_POOL"])
 
 
 @blueprint.route("/workbench", methods=["GET", "POST"])
