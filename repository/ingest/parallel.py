@@ -3,11 +3,15 @@
 Workers are spawned, not forked: a forked child would inherit the parent's
 open database connections, and closing them at exit could break the parent's
 write transaction. At most a few batches are in flight, so memory stays flat
-however many documents there are.
+however many documents there are. A worker whose parent dies (killed outright,
+as the OOM killer does) exits on its own instead of waiting for work for ever.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,9 +28,18 @@ from repository.store.queries import content_hashes
 _engine: Engine | None = None
 
 
-def _init_worker(database_url: str) -> None:
+def _init_worker(database_url: str, parent: int) -> None:
     global _engine
     _engine = make_engine(database_url)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """Exit once the parent is gone (this process is re-parented): no one will read our results,
+    and a worker blocked on a pipe its siblings keep open would otherwise wait for ever."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def _known(local_ids: list[str]) -> dict[str, str]:
@@ -56,7 +69,7 @@ def _batches(docs: Iterable[SourceDocument], max_bytes: int = 4 * 1024 * 1024) -
 def staged_in_workers(docs: Iterable[SourceDocument], options: StageOptions, database_url: str,
                       jobs: int) -> Iterator[StagedDocument]:
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(database_url,))
+                               initializer=_init_worker, initargs=(database_url, os.getpid()))
     window: deque[Future] = deque()
     batches = _batches(docs)
     try:
