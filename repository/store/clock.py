@@ -17,20 +17,35 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, delete, insert
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from repository.db.engine import db_now_us
 from repository.store.rawsql import fetch_all
 from repository.db.tables import write_leases
 
-_OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+def _pid_namespace() -> str:
+    """This process's PID namespace: containers sharing a host name may still not share PIDs."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:  # no /proc (macOS): one namespace per host
+        return "-"
+
+
+_HOST = f"{socket.gethostname()}:{_pid_namespace()}:"
+
+
+def _owner() -> str:
+    """Who holds a lease: host, PID namespace and process id (read now: gunicorn forks workers
+    after this module is imported, and each writes under its own id)."""
+    return f"{_HOST}{os.getpid()}"
 
 
 def acquire_lease(engine: Engine) -> int:
     """Register a write about to start; committed at once so readers see it."""
     with engine.begin() as conn:
         started = db_now_us(conn)
-        return int(conn.execute(insert(write_leases).values(started=started, owner=_OWNER)
+        return int(conn.execute(insert(write_leases).values(started=started, owner=_owner())
                                 .returning(write_leases.c.id)).scalar_one())
 
 
@@ -84,5 +99,27 @@ _PG_WATERMARK_SQL = (
 
 
 def purge_stale_leases(conn: Connection, lease_timeout_s: int) -> None:
+    """Remove the leases of writers that are gone: older than the timeout, or held by a process
+    of this host (and PID namespace) that no longer runs. A writer killed outright leaves its
+    lease; without the second rule it would hold every list's watermark back for the whole
+    timeout, hiding from harvesters even the records its re-run writes."""
     now = db_now_us(conn)
     conn.execute(delete(write_leases).where(write_leases.c.started <= now - lease_timeout_s * 1_000_000))
+    dead = [lid for lid, owner in conn.execute(select(write_leases.c.id, write_leases.c.owner))
+            if owner.startswith(_HOST) and not _running(owner[len(_HOST):])]
+    if dead:
+        conn.execute(delete(write_leases).where(write_leases.c.id.in_(dead)))
+
+
+def _running(pid: str) -> bool:
+    """Whether process `pid` of this PID namespace exists (a reused PID counts: the lease then
+    waits for its timeout, which is safe; purging a live writer's lease would not be)."""
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
