@@ -237,3 +237,133 @@ def leases(engine: sa.Engine) -> list[tuple[int, int, str]]:
 def lease_pids(engine: sa.Engine) -> list[int]:
     """The process ids named by the write leases (owner `host:...:pid`)."""
     return [int(owner.rsplit(":", 1)[1]) for _, _, owner in leases(engine)]
+
+
+# --- an upstream repository to harvest -----------------------------------------------------
+
+class Gate:
+    """WSGI middleware in front of the upstream: counts ListRecords requests, can hold the
+    n-th one until released (the harvester then waits with every earlier page written),
+    and can delay each one (`delay()` seconds) so that kills land all over a harvest."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.requests = 0
+        self.hold_at: int | None = None
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        self.delay: Callable[[], float] | None = None
+        self._lock = threading.Lock()
+
+    def hold(self, n: int) -> None:
+        """Hold the n-th ListRecords request from now on."""
+        with self._lock:
+            self.hold_at = self.requests + n
+        self.arrived.clear()
+        self.released.clear()
+
+    def release(self) -> None:
+        self.hold_at = None
+        self.released.set()
+
+    def __call__(self, environ, start_response):
+        if "verb=ListRecords" in environ.get("QUERY_STRING", ""):
+            with self._lock:
+                self.requests += 1
+                held = self.requests == self.hold_at
+            if held:
+                self.arrived.set()
+                self.released.wait(120)
+            if self.delay is not None:
+                time.sleep(self.delay())
+        return self.app(environ, start_response)
+
+
+class Upstream:
+    """Another Granary (SQLite) holding generated records, some withdrawn, with small pages.
+    `pages` is its ListRecords (mods) list as a harvester walks it: each page's
+    (local identifier, deleted) pairs."""
+
+    def __init__(self, workdir: Path, size: int, page_size: int, withdraw_every: int = 17) -> None:
+        from repository.app import create_app  # noqa: PLC0415
+        from repository.db.engine import make_engine  # noqa: PLC0415
+        from repository.db.migrate import upgrade  # noqa: PLC0415
+        from repository.ingest.pipeline import ingest  # noqa: PLC0415
+        from repository.store import writes  # noqa: PLC0415
+        from tests.conftest import make_settings  # noqa: PLC0415
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.settings = make_settings(f"sqlite:///{workdir / 'upstream.db'}", workdir,
+                                      GRANARY_PAGE_SIZE=str(page_size), GRANARY_BASE_URL="",
+                                      GRANARY_REPOSITORY_IDENTIFIER="upstream.test",
+                                      GRANARY_SECRET_KEY="upstream-secret")
+        self.engine = make_engine(self.settings.database_url)
+        upgrade(self.engine)
+        writes.record_creation_time(self.engine)
+        ids = write_corpus(workdir / "corpus", size, 100)
+        ingest(sorted((workdir / "corpus").glob("*.xml")), self.settings, self.engine, default_registry())
+        for local in ids[::withdraw_every]:
+            writes.delete_record(self.engine, 60, local)
+        self.app = create_app(self.settings, self.engine, default_registry())
+        self.gate = Gate(self.app)
+        self.client = self.app.test_client()
+        self.pages = self._walk()
+        self.live = {lid for page in self.pages for lid, deleted in page if not deleted}
+
+    def page_after(self, token: str) -> list[tuple[str, bool]]:
+        """The page a resumption token of this upstream continues with."""
+        return self._page(self.client.get("/oai", query_string={"verb": "ListRecords", "resumptionToken": token}))[0]
+
+    def _walk(self) -> list[list[tuple[str, bool]]]:
+        pages = []
+        resp = self.client.get("/oai", query_string={"verb": "ListRecords", "metadataPrefix": "mods"})
+        while True:
+            page, token = self._page(resp)
+            pages.append(page)
+            if not token:
+                return pages
+            resp = self.client.get("/oai", query_string={"verb": "ListRecords", "resumptionToken": token})
+
+    @staticmethod
+    def _page(resp) -> tuple[list[tuple[str, bool]], str | None]:
+        from lxml import etree  # noqa: PLC0415
+
+        from repository.harvest.run import local_id_for  # noqa: PLC0415
+        from tests.oai import NS  # noqa: PLC0415
+
+        assert resp.status_code == 200
+        root = etree.fromstring(resp.data)
+        headers = root.findall("oai:ListRecords/oai:record/oai:header", NS)
+        assert headers, resp.data[:1000]
+        page = [(local_id_for(h.findtext("oai:identifier", namespaces=NS)), h.get("status") == "deleted")
+                for h in headers]
+        return page, root.findtext("oai:ListRecords/oai:resumptionToken", namespaces=NS)
+
+
+def harvest_standing(engine: sa.Engine, upstream: Upstream, base_url: str) -> tuple[int, list[str]]:
+    """How many pages of the upstream's list the store holds by its harvest state, and every way
+    the records disagree with that: the store must hold exactly the live records of those whole
+    pages, and the saved resumption token must continue with the next page."""
+    with engine.connect() as conn:
+        held = {r[0] for r in conn.exec_driver_sql("SELECT local_id FROM records")}
+        state = conn.execute(sa.text("SELECT resumption_token, last_response_date, harvest_started FROM harvest_state "
+                                     "WHERE base_url = :u"), {"u": base_url}).first()
+    problems = []
+    if state is None:
+        pages = 0
+    elif state.resumption_token is None:
+        pages = len(upstream.pages)
+        if state.last_response_date is None:
+            problems.append("the harvest state has neither a token nor a completed harvest")
+    else:
+        following = upstream.page_after(state.resumption_token)
+        pages = next((k for k, p in enumerate(upstream.pages) if p == following), -1)
+        if pages < 1:
+            return -1, [f"the saved token continues with no page of the list (it starts {following[:1]})"]
+        if state.harvest_started is None:
+            problems.append("an interrupted harvest without the date it started")
+    expected = {lid for page in upstream.pages[:pages] for lid, deleted in page if not deleted}
+    if held != expected:
+        problems.append(f"the store holds {len(held)} records, the first {pages} page(s) {len(expected)}: "
+                        f"{len(held - expected)} more, {len(expected - held)} missing")
+    return pages, problems

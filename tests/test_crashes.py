@@ -27,7 +27,19 @@ from repository.db.migrate import upgrade
 from repository.ingest.pipeline import ingest
 from repository.store import writes
 from tests.conftest import make_settings
-from tests.crashkit import Command, eventually, granary_env, lease_pids, leases, stamps, store_problems, write_corpus
+from tests.crashkit import (
+    Command,
+    Upstream,
+    eventually,
+    granary_env,
+    harvest_standing,
+    lease_pids,
+    leases,
+    stamps,
+    store_problems,
+    write_corpus,
+)
+from tests.live import serving
 from tests.oai import NS, harvest
 
 INGEST_RECORDS, INGEST_PER_FILE, ALREADY_IN = 1200, 200, 200
@@ -105,3 +117,56 @@ def test_worker_processes_exit_when_ingest_is_killed_alone(tmp_path, ingest_corp
         assert cmd.wait_until(lambda: len(cmd.live_group_members()) >= 3 and cmd.progress() == 0)
         cmd.kill_main()
         assert eventually(lambda: not cmd.live_group_members(), timeout=30), f"processes left behind: {cmd.live_group_members()}"
+
+
+# --- harvest -------------------------------------------------------------------------------
+
+UPSTREAM_RECORDS, UPSTREAM_PAGE = 150, 10
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory):
+    """A second Granary: 150 generated records (9 withdrawn), 15 pages, served for real."""
+    up = Upstream(tmp_path_factory.mktemp("upstream"), UPSTREAM_RECORDS, UPSTREAM_PAGE)
+    with serving(up.gate) as root:
+        up.url = f"{root}/oai"
+        yield up
+    up.engine.dispose()
+
+
+def test_a_killed_harvest_keeps_whole_pages_and_the_rerun_resumes(upstream, store, db_url, tmp_path):
+    _, engine = store
+    env = granary_env(db_url)
+    args = ["harvest", upstream.url, "--prefix", "mods", "--retries", "0"]
+    assert len(upstream.pages) == UPSTREAM_RECORDS // UPSTREAM_PAGE
+
+    # Killed waiting for page 4: pages 1-3 are in, with the token that continues at page 4.
+    upstream.gate.hold(4)
+    try:
+        with Command(args, env, tmp_path) as cmd:
+            assert upstream.gate.arrived.wait(60), cmd.stderr
+            cmd.kill()
+    finally:
+        upstream.gate.release()
+    assert harvest_standing(engine, upstream, upstream.url) == (3, [])
+    first_pages = stamps(engine)
+    assert store_problems(engine) == []
+
+    # The re-run resumes; killed as soon as it starts writing a page (its lease is committed).
+    with Command(args, env, tmp_path) as cmd:
+        assert cmd.wait_until(lambda: bool(leases(engine)), poll=0.001)
+        cmd.kill()
+    pages, problems = harvest_standing(engine, upstream, upstream.url)
+    assert problems == [] and 3 <= pages < len(upstream.pages)
+    assert store_problems(engine) == []
+
+    with Command(args, env, tmp_path) as cmd:
+        assert cmd.wait() == 0, cmd.stderr
+    assert cmd.stdout.startswith(f"pages {len(upstream.pages) - pages}; ") and "complete" in cmd.stdout, \
+        "resumed after the last page written"
+    assert harvest_standing(engine, upstream, upstream.url) == (len(upstream.pages), [])
+    after = stamps(engine)
+    assert sorted(after) == sorted(upstream.live), "exactly the source's live records, each once"
+    assert {k: after[k] for k in first_pages} == first_pages, "pages written before the kills are not rewritten"
+    assert store_problems(engine) == []
+    assert leases(engine) == []
