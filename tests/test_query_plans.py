@@ -38,6 +38,9 @@ def test_resumed_pages_seek_on_stamp_and_id(sqlite_engine, by_set, with_metadata
     table, key = ("rs", "record_id") if by_set else ("r", "id")
     assert any(step.startswith(f"SEARCH {table} USING") and f"stamp=? AND {key}>?" in step for step in plan), plan
     assert not any(step.startswith(("SCAN r", "SCAN rs")) for step in plan), plan
+    # The two seeks pick keys; records and their XML are read once, for the page's rows only.
+    assert plan.count("SEARCH r USING INTEGER PRIMARY KEY (rowid=?)") == 1, plan
+    assert sum(step.startswith("SEARCH d ") for step in plan) == int(with_metadata), plan
 
 
 def test_first_pages_walk_an_index(sqlite_engine):
