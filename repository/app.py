@@ -14,6 +14,7 @@ from repository.db.engine import make_engine
 from repository.errors import register as register_error_answers
 from repository.oai.view import blueprint as oai_blueprint
 from repository.web import blueprint as web_blueprint
+from repository.web.workbench import MAX_INPUT_BYTES as WORKBENCH_MAX_INPUT_BYTES
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
                registry: Registry | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = settings.secret_key
+    # Werkzeug reads a form whole, and a chunked body has no Content-Length to refuse it by:
+    # no body may be larger than a record the API accepts, no form field than the workbench's.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_xml_bytes + 64 * 1024
+    app.config["MAX_FORM_MEMORY_SIZE"] = WORKBENCH_MAX_INPUT_BYTES + 64 * 1024
+    # No SECRET_KEY for Flask: Granary keeps no cookie sessions, so the key signs
+    # resumption tokens only and no request pays for a session serializer.
     app.extensions["granary"] = AppState(settings, engine or make_engine(settings.database_url),
                                          registry or default_registry())
     app.register_blueprint(oai_blueprint)

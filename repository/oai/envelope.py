@@ -14,17 +14,25 @@ OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 
-_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
-                               "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"})
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
+_ATTR_ESCAPES = (*_TEXT_ESCAPES, ('"', "&quot;"), ("\t", "&#9;"), ("\n", "&#10;"))
+
+
+def _escape(value: str, escapes: tuple[tuple[str, str], ...]) -> str:
+    # `in` and replace run in C; str.translate looks every character up in a dict,
+    # which on a page of identifiers cost more than the rest of the header.
+    for char, entity in escapes:  # "&" first, so no entity is escaped twice
+        if char in value:
+            value = value.replace(char, entity)
+    return value
 
 
 def text(value: str) -> str:
-    return value.translate(_TEXT_ESCAPES)
+    return _escape(value, _TEXT_ESCAPES)
 
 
 def attr(value: str) -> str:
-    return value.translate(_ATTR_ESCAPES)
+    return _escape(value, _ATTR_ESCAPES)
 
 
 def head(response_date: str, base_url: str, request_args: dict[str, str] | None) -> str:
