@@ -1,6 +1,7 @@
 """ListIdentifiers, ListRecords and ListSets: token walks, selective harvests, deletions."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -181,6 +182,21 @@ def test_token_of_another_verb_or_repository_is_rejected(client, settings, loade
     foreign = tokens.encode(tokens.TokenState("ListRecords", "oai_dc", None, None, None, (0, 0), 7, 99,
                                               int(time.time()) + 3600), b"another repository's key")
     assert error_codes(oai_get(client, verb="ListRecords", resumptionToken=foreign)) == ["badResumptionToken"]
+
+
+def test_a_token_rewritten_to_another_set_prefix_or_verb_is_rejected(client, loaded):
+    """The payload is readable (base64 JSON: the harvester's own arguments and a cursor) but
+    not writable: changing the set, prefix, verb or cursor without the key breaks the signature."""
+    token = _first_token(client, verb="ListRecords", metadataPrefix="oai_dc", set="stanford")
+    body, sig = token.split(".")
+    payload = json.loads(tokens._unb64(body))
+    assert payload[1:4] == ["ListRecords", "oai_dc", "stanford"]
+    for index, value in [(1, "ListIdentifiers"), (2, "mods"), (3, "princeton"), (3, None), (6, [0, 0]), (8, 1)]:
+        forged = list(payload)
+        forged[index] = value
+        rewritten = tokens._b64(json.dumps(forged, separators=(",", ":")).encode()) + "." + sig
+        verb = "ListIdentifiers" if index == 1 else "ListRecords"
+        assert error_codes(oai_get(client, verb=verb, resumptionToken=rewritten)) == ["badResumptionToken"], forged
 
 
 def test_expired_token_is_rejected(client, settings, loaded):
