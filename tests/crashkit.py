@@ -15,12 +15,14 @@ import os
 import pty
 import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import termios
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -367,3 +369,152 @@ def harvest_standing(engine: sa.Engine, upstream: Upstream, base_url: str) -> tu
         problems.append(f"the store holds {len(held)} records, the first {pages} page(s) {len(expected)}: "
                         f"{len(held - expected)} more, {len(expected - held)} missing")
     return pages, problems
+
+
+# --- a server to kill mid-response ---------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(db_url: str, workdir: Path, workers: int = 2, **env: str) -> tuple[Command, int]:
+    """`granary serve` (gunicorn) on a free port, once it answers; returns the command and port."""
+    port = free_port()
+    cmd = Command(["serve", "--workers", str(workers), "--port", str(port)], granary_env(db_url, **env), workdir)
+    try:
+        def up() -> bool:
+            with contextlib.suppress(OSError):  # not listening yet
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            return False
+
+        assert cmd.wait_until(up, timeout=60, poll=0.05), f"the server did not start: {cmd.stderr}"
+        # Every worker booted: a killed one is then told apart from one still starting.
+        assert eventually(lambda: len(cmd.live_group_members()) == workers + 1, timeout=60), cmd.stderr
+    except BaseException:
+        cmd.kill()
+        raise
+    return cmd, port
+
+
+def connection_holder(pgid: int, server_port: int, client_port: int) -> int | None:
+    """The process of group `pgid` holding the server end of our connection from `client_port`
+    (a gunicorn sync worker holds it exactly while it handles the request), or None."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if (int(f[1].rsplit(":", 1)[1], 16) == server_port and int(f[2].rsplit(":", 1)[1], 16) == client_port
+                and f[9] != "0"):  # inode 0: a closed connection in TIME_WAIT that used the same port
+            inode = f[9]
+    if inode is None:
+        return None
+    for pid in group_members(pgid):
+        fd_dir = Path(f"/proc/{pid}/fd")
+        with contextlib.suppress(OSError):  # the process exited while we looked
+            for fd in fd_dir.iterdir():
+                with contextlib.suppress(OSError):  # the descriptor was closed while we looked
+                    if os.readlink(fd) == f"socket:[{inode}]":
+                        return pid
+    return None
+
+
+def open_request(port: int, target: str, accept_encoding: str, http10: bool = False) -> socket.socket:
+    """Send a GET by hand. The receive buffer is small, so a large response fills it and its
+    worker blocks writing, holding the response half-sent."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.settimeout(60)
+    sock.connect(("127.0.0.1", port))
+    version = "HTTP/1.0" if http10 else "HTTP/1.1"
+    sock.sendall(f"GET {target} {version}\r\nHost: 127.0.0.1:{port}\r\nAccept-Encoding: {accept_encoding}\r\n"
+                 "Connection: close\r\n\r\n".encode())
+    return sock
+
+
+def read_until(sock: socket.socket, data: bytearray, size: int) -> None:
+    while len(data) < size:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+
+
+def read_to_end(sock: socket.socket, data: bytearray) -> str:
+    """Read until the peer closes; how it closed: "eof" or "reset"."""
+    try:
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+    except ConnectionResetError:
+        return "reset"
+    return "eof"
+
+
+def split_response(raw: bytes) -> tuple[str, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], headers, body
+
+
+def dechunk(body: bytes) -> tuple[bytes, bool]:
+    """The data of a chunked body, and whether it ended with its last (zero-size) chunk."""
+    out, pos = bytearray(), 0
+    while True:
+        eol = body.find(b"\r\n", pos)
+        if eol < 0:
+            return bytes(out), False
+        size = int(body[pos:eol].split(b";")[0], 16)
+        if size == 0:
+            return bytes(out), body[eol + 2:eol + 4] == b"\r\n"
+        start = eol + 2
+        out += body[start:start + size]
+        if len(body) < start + size + 2:
+            return bytes(out), False
+        pos = start + size + 2
+
+
+_RESPONSE_DATE = re.compile(rb"<responseDate>[^<]*</responseDate>")
+
+
+def same_date(xml: bytes) -> bytes:
+    """Two answers to one request differ in their responseDate only."""
+    return _RESPONSE_DATE.sub(b"<responseDate/>", xml, count=1)
+
+
+def judge_response(raw: bytes, whole: bytes) -> tuple[str, bytes]:
+    """What a client makes of the bytes `raw` it received, where `whole` is the right answer:
+    ("cut", document) when it can tell the response is incomplete (short of its Content-Length,
+    no last chunk, or a gzip stream without its trailer) and what came begins the right answer;
+    ("whole", document) when it is complete and right; ("WRONG: why", document) otherwise."""
+    status, headers, body = split_response(raw)
+    if not status.endswith(" 200 OK"):
+        return f"WRONG: status {status!r}", b""
+    framing_complete = True
+    if "content-length" in headers:
+        framing_complete = len(body) == int(headers["content-length"])
+        body = body[:int(headers["content-length"])]
+    elif headers.get("transfer-encoding") == "chunked":
+        body, framing_complete = dechunk(body)
+    # else: close-delimited (HTTP/1.0 without a length): the framing cannot tell
+    stream_complete = True
+    if headers.get("content-encoding") in ("gzip", "deflate"):
+        wbits = 16 + zlib.MAX_WBITS if headers["content-encoding"] == "gzip" else zlib.MAX_WBITS
+        inflate = zlib.decompressobj(wbits)
+        try:
+            document = inflate.decompress(body)
+        except zlib.error as exc:
+            return f"WRONG: the body does not decompress ({exc})", b""
+        stream_complete = inflate.eof
+    else:
+        document = body
+    mine, right = same_date(document), same_date(whole)
+    if framing_complete and stream_complete:
+        return ("whole", document) if mine == right else ("WRONG: complete-looking but different", document)
+    if mine != right[:len(mine)]:
+        return "WRONG: cut, and not the start of the right answer", document
+    return "cut", document

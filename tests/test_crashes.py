@@ -16,6 +16,12 @@ from timing. tests/stress/crash_loop.py kills at many random points.
 """
 from __future__ import annotations
 
+import gzip
+import http.client
+import io
+import os
+import signal
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,11 +36,19 @@ from tests.conftest import make_settings
 from tests.crashkit import (
     Command,
     Upstream,
+    connection_holder,
     eventually,
     granary_env,
     harvest_standing,
+    judge_response,
     lease_pids,
     leases,
+    open_request,
+    read_to_end,
+    read_until,
+    same_date,
+    serve,
+    split_response,
     stamps,
     store_problems,
     write_corpus,
@@ -93,7 +107,7 @@ def test_a_killed_ingest_leaves_nothing_and_the_rerun_completes(store, ingest_co
     assert stamps(engine) == before, "the killed ingest wrote nothing"
     assert store_problems(engine) == []
 
-    with Command([*args, "--jobs", "2"], env, tmp_path) as cmd:
+    with Command([*args, "--jobs", "1"], env, tmp_path) as cmd:
         assert cmd.wait() == 0, cmd.stderr
     assert f"added {INGEST_RECORDS - ALREADY_IN}, updated 0, unchanged {ALREADY_IN}, rejected 0" in cmd.stdout
     after = stamps(engine)
@@ -170,3 +184,119 @@ def test_a_killed_harvest_keeps_whole_pages_and_the_rerun_resumes(upstream, stor
     assert {k: after[k] for k in first_pages} == first_pages, "pages written before the kills are not rewritten"
     assert store_problems(engine) == []
     assert leases(engine) == []
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+LIST_ALL = "/oai?verb=ListRecords&metadataPrefix=mods"
+
+
+@pytest.fixture(scope="module")
+def server(ingest_corpus, tmp_path_factory):
+    """`granary serve --workers 2` over the 1,200 records, all on one ListRecords page (about
+    6 MB, more than the socket buffers hold); and that page as a whole response."""
+    workdir = tmp_path_factory.mktemp("serve")
+    db_url = f"sqlite:///{workdir / 'granary.db'}"
+    settings = make_settings(db_url, workdir)
+    engine = make_engine(db_url)
+    upgrade(engine)
+    writes.record_creation_time(engine)
+    ingest(ingest_corpus[0], settings, engine, default_registry())
+    engine.dispose()
+    cmd, port = serve(db_url, workdir, GRANARY_PAGE_SIZE=str(INGEST_RECORDS))
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{LIST_ALL}", timeout=60) as resp:
+            whole = resp.read()
+        assert whole.count(b"<record>") == INGEST_RECORDS and whole.rstrip().endswith(b"</OAI-PMH>")
+        yield cmd, port, whole
+    finally:
+        cmd.kill()
+
+
+def _kill_mid_response(cmd, port: int, accept_encoding: str, http10: bool = False) -> bytes:
+    """Ask for the page, read its first 64 KB, SIGKILL the worker sending it; all bytes received."""
+    with open_request(port, LIST_ALL, accept_encoding, http10) as sock:
+        client_port = sock.getsockname()[1]
+        assert cmd.wait_until(lambda: connection_holder(cmd.pgid, port, client_port) is not None)
+        worker = connection_holder(cmd.pgid, port, client_port)
+        assert worker != cmd.pgid, "a worker, not gunicorn's master, handles the request"
+        raw = bytearray()
+        read_until(sock, raw, 64 * 1024)
+        os.kill(worker, signal.SIGKILL)
+        read_to_end(sock, raw)
+    return bytes(raw)
+
+
+def test_a_response_cut_by_a_killed_worker_is_seen_as_cut(server):
+    """Sent with a Content-Length: the worker blocks writing 6 MB to a slow reader, so the kill
+    cuts it, and the client (here Python's http.client) knows it got less. (Should the page
+    have gone out whole before the kill landed, it must be right, and the test tries again.)"""
+    cmd, port, whole = server
+    for _ in range(3):
+        raw = _kill_mid_response(cmd, port, "identity")
+        verdict, document = judge_response(raw, whole)
+        assert verdict in ("cut", "whole")
+        _assert_served_whole_again(port, whole)
+        if verdict == "cut":
+            break
+    assert verdict == "cut"
+    _, headers, body = split_response(raw)
+    assert int(headers["content-length"]) == len(whole) > len(body) == len(document)
+    with pytest.raises(http.client.IncompleteRead):
+        _read_with_http_client(raw)
+
+
+@pytest.mark.parametrize("http10", [False, True], ids=["chunked", "HTTP/1.0"])
+def test_a_compressed_response_cut_by_a_killed_worker_is_seen_as_cut(server, http10):
+    """gzip is streamed: in chunks over HTTP/1.1, close-delimited over HTTP/1.0, where only the
+    gzip trailer tells a cut body from a whole one. The compressed page is small enough to be
+    sent whole before the kill lands; then it must be right."""
+    cmd, port, whole = server
+    raw = _kill_mid_response(cmd, port, "gzip", http10)
+    verdict, _ = judge_response(raw, whole)
+    assert verdict in ("cut", "whole")
+    _, headers, body = split_response(raw)
+    assert headers["content-encoding"] == "gzip" and "content-length" not in headers
+    assert ("transfer-encoding" in headers) != http10
+    if verdict == "cut":
+        if http10:
+            with pytest.raises(EOFError):
+                gzip.decompress(body)
+        else:
+            with pytest.raises(http.client.IncompleteRead):
+                _read_with_http_client(raw)
+    _assert_served_whole_again(port, whole)
+
+
+def test_the_judge_of_responses_can_fail():
+    """judge_response, used above, calls a response WRONG when a client could take it for whole:
+    an uncompressed body cut short and ended by closing the connection (no Content-Length, no
+    chunks), or any complete-looking body that is not the right answer."""
+    whole = (b'<?xml version="1.0"?>\n<OAI-PMH><responseDate>2026-01-01T00:00:00Z</responseDate>'
+             b"<ListRecords><record>1</record><record>2</record></ListRecords></OAI-PMH>\n")
+    plain = b"HTTP/1.0 200 OK\r\nContent-Type: text/xml\r\n\r\n"
+    sized = f"HTTP/1.1 200 OK\r\nContent-Length: {len(whole)}\r\n\r\n".encode()
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert judge_response(plain + whole, whole)[0] == "whole"
+    assert judge_response(plain + whole[:110], whole)[0].startswith("WRONG")
+    assert judge_response(sized + whole[:110], whole)[0] == "cut"
+    assert judge_response(chunked + b"6e\r\n" + whole[:110] + b"\r\n", whole)[0] == "cut"
+    assert judge_response(sized + whole.replace(b">1<", b">3<"), whole)[0].startswith("WRONG")
+    assert judge_response(sized + whole[:50] + b"X" * (len(whole) - 50), whole)[0].startswith("WRONG")
+
+
+def _assert_served_whole_again(port: int, whole: bytes) -> None:
+    """The killed worker is replaced; the next request gets the whole answer."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{LIST_ALL}", timeout=60) as resp:
+        assert same_date(resp.read()) == same_date(whole)
+
+
+def _read_with_http_client(raw: bytes) -> bytes:
+    """Read a response as Python's http.client does (urllib and urllib3 check the same way)."""
+    class _Sock:
+        def makefile(self, *args, **kwargs):
+            return io.BytesIO(raw)
+
+    resp = http.client.HTTPResponse(_Sock(), method="GET")
+    resp.begin()
+    return resp.read()
