@@ -2,10 +2,13 @@
 
 Directories are walked in sorted order and zip archives read entry by entry, so
 a run is repeatable and names every document as `archive.zip!path/in/zip.xml`.
+No read goes past the size limit, whatever the file system or the archive
+claims: a device or pipe has no size, a file can grow, a zip header can lie.
 """
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,26 @@ def _is_xml(name: str) -> bool:
     return name.lower().endswith(".xml")
 
 
+# What reading a damaged, encrypted or exotic zip entry raises.
+_ZIP_ENTRY_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The bytes of `path`, refused (SourceError) when over `max_bytes`: by its size before
+    reading, and by what a read of at most one byte more returns."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise SourceError(str(path), f"{size:,} bytes, over the limit of {max_bytes:,}")
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise SourceError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise SourceError(str(path), f"over the limit of {max_bytes:,} bytes")
+    return data
+
+
 def _read_zip(path: Path, max_bytes: int) -> Iterator[SourceDocument]:
     try:
         archive = zipfile.ZipFile(path)
@@ -41,8 +64,11 @@ def _read_zip(path: Path, max_bytes: int) -> Iterator[SourceDocument]:
                 continue
             if info.file_size > max_bytes:
                 raise SourceError(f"{path}!{info.filename}", f"{info.file_size:,} bytes, over the limit of {max_bytes:,}")
-            with archive.open(info) as fh:
-                data = fh.read(max_bytes + 1)  # the header's size can lie; never read past the limit
+            try:
+                with archive.open(info) as fh:
+                    data = fh.read(max_bytes + 1)  # the header's size can lie; never read past the limit
+            except _ZIP_ENTRY_ERRORS as exc:
+                raise SourceError(f"{path}!{info.filename}", f"cannot be read from the archive ({exc})") from None
             if len(data) > max_bytes:
                 raise SourceError(f"{path}!{info.filename}", f"over the limit of {max_bytes:,} bytes")
             yield SourceDocument(f"{path}!{info.filename}", data)
@@ -52,10 +78,7 @@ def _read_file(path: Path, max_bytes: int) -> Iterator[SourceDocument]:
     if path.suffix.lower() == ".zip":
         yield from _read_zip(path, max_bytes)
         return
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise SourceError(str(path), f"{size:,} bytes, over the limit of {max_bytes:,}")
-    yield SourceDocument(str(path), path.read_bytes())
+    yield SourceDocument(str(path), read_bounded(path, max_bytes))
 
 
 def documents(paths: list[Path], max_bytes: int) -> Iterator[SourceDocument]:
