@@ -9,11 +9,13 @@ body, a body that is not XML or not OAI-PMH. OAI-PMH errors become typed
 exceptions; `noRecordsMatch` is how a list that is empty ends, not a failure.
 
 Bodies go through the safe parser (no DTDs, no entities, bounded size).
-Responses may come gzip- or deflate-compressed (we ask for them).
+Responses may come gzip- or deflate-compressed (we ask for them). The size
+limit holds at every step: a Content-Length over it is refused before the body
+is read, no more than the limit is ever read, and a compressed body is
+unpacked only up to the limit (a megabyte of gzip can unpack to gigabytes).
 """
 from __future__ import annotations
 
-import gzip
 import http.client
 import time
 import urllib.error
@@ -26,7 +28,7 @@ from urllib.parse import urlencode
 
 from lxml import etree
 
-from metadata.errors import MetadataError
+from metadata.errors import XMLInputError
 from metadata.safe_xml import DEFAULT_MAX_BYTES, parse_xml
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -118,17 +120,33 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _decode(data: bytes, encoding: str | None, url: str) -> bytes:
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    """`data` decompressed, but never more than `limit` + 1 bytes of it (enough to tell it is
+    over the limit). Concatenated gzip members are read one after another, as gzip does."""
+    out = bytearray()
+    while True:
+        unpacker = zlib.decompressobj(wbits)
+        out += unpacker.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            return bytes(out)
+        if not unpacker.eof:
+            raise zlib.error("the compressed stream is truncated")
+        data = unpacker.unused_data
+        if wbits <= zlib.MAX_WBITS or not data.strip(b"\0"):
+            return bytes(out)
+
+
+def _decode(data: bytes, encoding: str | None, url: str, limit: int) -> bytes:
     encoding = (encoding or "").strip().lower()
     try:
         if encoding in ("gzip", "x-gzip"):
-            return gzip.decompress(data)
+            return _inflate(data, 16 + zlib.MAX_WBITS, limit)
         if encoding == "deflate":
             try:
-                return zlib.decompress(data)
+                return _inflate(data, zlib.MAX_WBITS, limit)
             except zlib.error:
-                return zlib.decompress(data, -zlib.MAX_WBITS)  # raw deflate, as some servers send
-    except (OSError, EOFError, zlib.error) as exc:
+                return _inflate(data, -zlib.MAX_WBITS, limit)  # raw deflate, as some servers send
+    except zlib.error as exc:
         raise _Transient(f"{url}: the {encoding} body could not be decompressed ({exc})") from None
     return data
 
@@ -176,6 +194,10 @@ class Client:
             resp = self.opener(req, self.timeout)
             try:
                 status = getattr(resp, "status", None) or resp.getcode()
+                declared = (resp.headers.get("Content-Length") or "").strip()
+                if declared.isdigit() and int(declared) > self.max_bytes:
+                    raise ResponseError(f"{url}: the response is {int(declared):,} bytes (Content-Length), over "
+                                        f"the limit of {self.max_bytes:,}; it was not read")
                 data = resp.read(self.max_bytes + 1)
                 encoding = resp.headers.get("Content-Encoding")
             finally:
@@ -185,7 +207,8 @@ class Client:
         except urllib.error.HTTPError as exc:
             status = exc.code
             try:
-                body = _decode(exc.read(self.max_bytes + 1) or b"", exc.headers.get("Content-Encoding"), url)
+                body = _decode(exc.read(self.max_bytes + 1) or b"", exc.headers.get("Content-Encoding"), url,
+                               self.max_bytes)
             except (OSError, http.client.HTTPException, _Transient):
                 body = b""
             if status in (429, 503) or status >= 500:
@@ -195,7 +218,9 @@ class Client:
         except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             raise _Transient(f"{url}: {type(exc).__name__}: {reason}") from None
-        return status, _decode(data, encoding, url)
+        if len(data) > self.max_bytes:
+            return status, data  # refused by its size as it is: no use unpacking what is cut off
+        return status, _decode(data, encoding, url, self.max_bytes)
 
     def _fetch(self, url: str) -> tuple[int, bytes]:
         for attempt in range(1, self.attempts + 1):
@@ -222,9 +247,10 @@ class Client:
             raise ResponseError(f"{url}: the response is over the limit of {self.max_bytes:,} bytes")
         try:
             root = parse_xml(data, url, self.max_bytes).getroot()
-        except MetadataError as exc:
+        except XMLInputError as exc:
             detail = f"HTTP {status}; " if status != 200 else ""
-            raise ResponseError(f"{url}: {detail}the response is not usable XML: {exc}") from None
+            where = f"line {exc.line}: " if exc.line else ""
+            raise ResponseError(f"{url}: {detail}the response is not usable XML: {where}{exc.message}") from None
         if root.tag != f"{_O}OAI-PMH":
             raise ResponseError(f"{url}: HTTP {status}; the response is not OAI-PMH (root element {root.tag})")
         response_date = _text(root.find(f"{_O}responseDate"))
