@@ -33,6 +33,7 @@ class Settings:
     page_size: int = 100
     token_ttl_seconds: int = 7 * 24 * 3600
     max_xml_bytes: int = 50 * 1024 * 1024
+    max_csv_bytes: int = 50 * 1024 * 1024  # a sheet is read whole, so it is refused by its size first
     write_lease_timeout_seconds: int = 3600
     secret_is_generated: bool = False
     deletes_in_sets: bool = False  # announce records leaving a set as deletions to its harvesters
@@ -63,6 +64,7 @@ class Settings:
             page_size=_int(env, "GRANARY_PAGE_SIZE", 100, minimum=1),
             token_ttl_seconds=_int(env, "GRANARY_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=24 * 3600),
             max_xml_bytes=_int(env, "GRANARY_MAX_XML_BYTES", 50 * 1024 * 1024, minimum=1024),
+            max_csv_bytes=_int(env, "GRANARY_MAX_CSV_BYTES", 50 * 1024 * 1024, minimum=1024),
             write_lease_timeout_seconds=_int(env, "GRANARY_WRITE_LEASE_TIMEOUT_SECONDS", 3600, minimum=1),
             secret_is_generated=generated,
             deletes_in_sets=_bool(env, "GRANARY_DELETES_IN_SETS", False),

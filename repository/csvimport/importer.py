@@ -39,7 +39,7 @@ from repository.csvimport.read import (
 from repository.db.tables import records, sets
 from repository.ingest.extract import Problem
 from repository.ingest.pipeline import write_prepared
-from repository.ingest.sources import SourceDocument
+from repository.ingest.sources import SourceDocument, SourceError, read_bounded
 from repository.ingest.stage import StagedRecord, StageOptions, renderer, stage_document
 from repository.oai.identifiers import normalize_local_id
 from repository.store.errors import SetError
@@ -113,9 +113,10 @@ def import_csv(path: Path, settings: Settings, engine: Engine, registry: Registr
     name = str(path)
     report = CsvReport(name, dry_run=dry_run)
     try:
-        sheet = read_sheet(path.read_bytes() if data is None else data, name)
-    except OSError as exc:
-        report.problems.append(Problem(name, f"cannot read the file ({exc.strerror or exc})"))
+        # Refused by its size before it is read: the whole sheet is held in memory.
+        sheet = read_sheet(read_bounded(path, settings.max_csv_bytes) if data is None else data, name)
+    except SourceError as exc:
+        report.problems.append(Problem(name, exc.message))
         raise CsvImportError(report) from None
     except SheetError as exc:
         report.problems.append(Problem(name, str(exc)))
