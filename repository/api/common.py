@@ -42,6 +42,8 @@ def json_object(limit: int = JSON_MAX_BYTES) -> dict:
     except json.JSONDecodeError as exc:
         raise Problem(400, "malformed-body", f"the body is not JSON: {exc.msg} (line {exc.lineno}, column "
                       f"{exc.colno})", line=exc.lineno) from None
+    except RecursionError:  # a megabyte of `[` is a valid start of JSON nested a million deep
+        raise Problem(400, "malformed-body", "the JSON body is nested too deeply") from None
     if not isinstance(doc, dict):
         raise Problem(400, "malformed-body", "the JSON body must be an object")
     return doc
