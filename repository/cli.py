@@ -251,11 +251,12 @@ def crosswalk_file(path: Path, target: str, report: bool, as_json: bool) -> None
     from crosswalks.report import explain
     from metadata.errors import MetadataError
     from metadata.safe_xml import parse_xml
+    from repository.ingest.sources import SourceError, read_bounded
 
     st = state()
     try:
-        root = parse_xml(path.read_bytes(), str(path), st.settings.max_xml_bytes).getroot()
-    except MetadataError as exc:
+        root = parse_xml(read_bounded(path, st.settings.max_xml_bytes), str(path), st.settings.max_xml_bytes).getroot()
+    except (MetadataError, SourceError) as exc:
         raise click.ClickException(str(exc)) from None
     fmt = st.registry.format_for_root(root.tag)
     if fmt is None or root.tag != fmt.root_tag:

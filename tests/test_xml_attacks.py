@@ -793,3 +793,20 @@ def test_the_commands_say_what_was_refused_and_that_nothing_was_written(libraria
     out = _fails(librarian("harvest", upstream.url, "--prefix", "mods", "--retries", "0"))
     assert f"the response is not usable XML: line 1: {DOCTYPE}" in out
     assert librarian.snapshot() == before
+
+
+def test_crosswalk_command_refuses_a_gigabyte_file_by_its_size_before_reading(tmp_path):
+    from click.testing import CliRunner
+
+    from repository import cli
+
+    sparse = tmp_path / "huge.xml"
+    with sparse.open("wb") as fh:
+        fh.truncate(GIB)
+    env = {"GRANARY_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "GRANARY_SECRET_KEY": "k",
+           "GRANARY_MAX_XML_BYTES": str(LIMIT)}
+    with peak_memory() as peak:
+        result = CliRunner().invoke(cli.main, ["crosswalk", str(sparse), "--to", "oai_dc"], env=env)
+    assert result.exit_code == 1
+    assert f"{sparse}: 1,073,741,824 bytes, over the limit of {LIMIT:,}" in result.output
+    assert peak[0] < GIB // 64, "nothing of it was read (the bound leaves room for the app's start-up)"
