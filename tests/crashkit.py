@@ -478,12 +478,14 @@ def dechunk(body: bytes) -> tuple[bytes, bool]:
         pos = start + size + 2
 
 
-_RESPONSE_DATE = re.compile(rb"<responseDate>[^<]*</responseDate>")
-
-
 def same_date(xml: bytes) -> bytes:
-    """Two answers to one request differ in their responseDate only."""
-    return _RESPONSE_DATE.sub(b"<responseDate/>", xml, count=1)
+    """Two answers to one request differ in their responseDate only: blank its 20 characters
+    (YYYY-MM-DDThh:mm:ssZ), also in a response cut short inside them."""
+    at = xml.find(b"<responseDate>")
+    if at < 0:
+        return xml
+    at += len(b"<responseDate>")
+    return xml[:at] + b"?" * len(xml[at:at + 20]) + xml[at + 20:]
 
 
 def judge_response(raw: bytes, whole: bytes) -> tuple[str, bytes]:
@@ -491,6 +493,8 @@ def judge_response(raw: bytes, whole: bytes) -> tuple[str, bytes]:
     ("cut", document) when it can tell the response is incomplete (short of its Content-Length,
     no last chunk, or a gzip stream without its trailer) and what came begins the right answer;
     ("whole", document) when it is complete and right; ("WRONG: why", document) otherwise."""
+    if b"\r\n\r\n" not in raw:  # cut before the end of the header: no client takes that for a response
+        return "cut", b""
     status, headers, body = split_response(raw)
     if not status.endswith(" 200 OK"):
         return f"WRONG: status {status!r}", b""

@@ -168,7 +168,7 @@ def test_a_killed_harvest_keeps_whole_pages_and_the_rerun_resumes(upstream, stor
 
     # The re-run resumes; killed as soon as it starts writing a page (its lease is committed).
     with Command(args, env, tmp_path) as cmd:
-        assert cmd.wait_until(lambda: bool(leases(engine)), poll=0.001)
+        assert cmd.wait_until(lambda: cmd.proc.pid in lease_pids(engine), poll=0.001)
         cmd.kill()
     pages, problems = harvest_standing(engine, upstream, upstream.url)
     assert problems == [] and 3 <= pages < len(upstream.pages)
