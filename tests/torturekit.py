@@ -205,6 +205,7 @@ class Harvester:
     prefix: str = "oai_dc"
     set_spec: str | None = None
     keep: str = "first"           # which responseDate of a harvest is the next `from`: first or last
+    fresh_every: int = 0          # start over with an empty copy and a full harvest every n harvests
     copy: dict[str, Entry] = field(default_factory=dict)
     since: str | None = None
     full: int = 0
@@ -217,6 +218,8 @@ class Harvester:
 
     def harvest(self) -> None:
         """One complete list: a full harvest the first time, then from the kept responseDate."""
+        if self.fresh_every and self.full + self.incremental and (self.full + self.incremental) % self.fresh_every == 0:
+            self.copy, self.since = {}, None
         params = {"verb": "ListRecords", "metadataPrefix": self.prefix}
         params |= {"set": self.set_spec} if self.set_spec else {}
         params |= {"from": self.since} if self.since else {}
@@ -269,8 +272,9 @@ def harvest_until(harvester: Harvester, writers_done: Callable[[], bool], errors
 
 def harvesters(base: str, n: int) -> list[Harvester]:
     """n harvesters cycling through the ways aggregators harvest."""
-    profiles = [dict(prefix="oai_dc", keep="first"), dict(prefix="mods", keep="last"),
-                dict(prefix="oai_dc", set_spec="a", keep="last"), dict(prefix="mods", set_spec="r", keep="first"),
+    profiles = [dict(prefix="oai_dc", keep="first"), dict(prefix="mods", keep="last", fresh_every=40),
+                dict(prefix="oai_dc", set_spec="a", keep="last"),
+                dict(prefix="mods", set_spec="r", keep="first", fresh_every=40),
                 dict(prefix="mods", set_spec="a:c", keep="last"), dict(prefix="oai_dc", set_spec="b", keep="first")]
     return [Harvester(base, **profiles[i % len(profiles)]) for i in range(n)]
 
