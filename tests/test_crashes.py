@@ -69,7 +69,7 @@ def ingest_corpus(tmp_path_factory) -> tuple[list[Path], list[str]]:
 
 @pytest.fixture
 def store(db_url, tmp_path):
-    """An initialised store holding the first file of the corpus (in set `crash`); its engine."""
+    """An initialised store with a set `crash`; its settings and engine."""
     settings = make_settings(db_url, tmp_path, GRANARY_PAGE_SIZE="5000")
     engine = make_engine(db_url)
     upgrade(engine)

@@ -180,7 +180,7 @@ def ingest_run(rng: random.Random, db: str, files: list[Path], ids: list[str], k
             committed = False
             for _ in range(kills):
                 jobs = rng.choice(("1", "2"))
-                how = rng.choice(("delay", "delay", "progress", "lease"))
+                how = rng.choice(("delay", "progress", "progress", "lease"))
                 alone = rng.random() < 0.25
                 with Command(["ingest", "--set", "crash", "--jobs", jobs, *map(str, files)], env, workdir) as cmd:
                     if how == "delay":
@@ -341,9 +341,8 @@ def serve_run(rng: random.Random, server: Server, whole: bytes, kills: int, fig:
         verdict, _ = judge_response(bytes(raw), whole)
         target = "the whole server" if whole_server else "its worker"
         framing = f"{encoding}, HTTP/1.{0 if http10 else 1}"
-        when = ("as soon as a worker took the request" if got_before == 0
-                else f"after {got_before * 100 // max(len(raw), 1) // 10 * 10}%+ of what came had been read")
-        fig.land("serve", f"{verdict}: {target} killed {when}; {framing}, connection {ending}")
+        when = "at once" if got_before == 0 else "part-way through reading"
+        fig.land("serve", f"{verdict}: {framing}; {target} killed {when}; connection {ending}")
         problems = [] if verdict in ("cut", "whole") else [verdict]
         if problems:
             kept = Path(tempfile.gettempdir()) / f"crash-loop-wrong-{time.time_ns()}.bin"
