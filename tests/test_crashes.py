@@ -21,17 +21,21 @@ import http.client
 import io
 import os
 import signal
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from crosswalks.registry import default_registry
 from repository.app import create_app
-from repository.db.engine import make_engine
+from repository.db.engine import db_now_us, make_engine
 from repository.db.migrate import upgrade
 from repository.ingest.pipeline import ingest
-from repository.store import writes
+from repository.db.tables import write_leases
+from repository.store import clock, writes
 from tests.conftest import make_settings
 from tests.crashkit import (
     Command,
@@ -106,6 +110,10 @@ def test_a_killed_ingest_leaves_nothing_and_the_rerun_completes(store, ingest_co
         cmd.kill()
     assert stamps(engine) == before, "the killed ingest wrote nothing"
     assert store_problems(engine) == []
+    # Until a write clears them, the dead writers' leases hold every list's watermark at the
+    # first one's start (or for GRANARY_WRITE_LEASE_TIMEOUT_SECONDS if no write comes).
+    with clock.read_view(engine, settings.write_lease_timeout_seconds) as (_, watermark):
+        assert watermark == min(started for _, started, _ in leases(engine))
 
     with Command([*args, "--jobs", "1"], env, tmp_path) as cmd:
         assert cmd.wait() == 0, cmd.stderr
@@ -117,6 +125,24 @@ def test_a_killed_ingest_leaves_nothing_and_the_rerun_completes(store, ingest_co
     assert leases(engine) == [], "the re-run cleared the leases of the writers that died"
     listed = _oai_identifiers(settings, engine)
     assert sorted(listed) == [f"oai:granary.test:{i}" for i in ids], "a harvester sees every record, once"
+
+
+def test_a_write_purges_only_the_leases_of_dead_processes_of_its_host(store):
+    """A lease is purged early only when its writer provably died: a process of this host and
+    PID namespace that no longer runs. A live writer's lease, or one from another host, stays
+    (until its timeout): purging it would let a harvester skip that writer's changes."""
+    _, engine = store
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owners = {"dead here": f"{clock._HOST}{dead.pid}", "alive here": f"{clock._HOST}{os.getpid()}",
+              "elsewhere": f"another-host:{clock._HOST.split(':')[1]}:{dead.pid}",
+              "old format": f"{clock._HOST.split(':')[0]}:{dead.pid}"}
+    with engine.begin() as conn:
+        for owner in owners.values():
+            conn.execute(sa.insert(write_leases).values(started=db_now_us(conn), owner=owner))
+    writes.add_set(engine, 60, "another", "Another", None)
+    assert sorted(owner for _, _, owner in leases(engine)) == sorted(
+        owners[k] for k in ("alive here", "elsewhere", "old format"))
 
 
 def test_worker_processes_exit_when_ingest_is_killed_alone(tmp_path, ingest_corpus):
