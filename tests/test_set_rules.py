@@ -126,3 +126,74 @@ def test_deletes_in_sets(db_url, tmp_path, demo, engine, registry, on):
         assert not departed and "110365" not in headers
     full = _members(client, "letters")
     assert "110365" not in full, "a full harvest of the set lists only its members"
+
+
+@pytest.mark.parametrize("admin", ["set_rule", "remove_set"])
+def test_a_set_change_does_not_write_back_memberships_a_concurrent_write_just_changed(db_url, engine, registry,
+                                                                                      admin):
+    """A rule change (or a set's removal) that reads a record while another writer changes its
+    memberships must see that change, not write its own stale copy over it (on PostgreSQL,
+    which runs writers side by side; the torture run found it as a set harvester missing a
+    departure)."""
+    import queue
+    import threading
+
+    from repository.db.tables import set_departures
+    from repository.store.sets import split_specs
+    from tests.torturekit import mods_sources, prepared, retitled
+
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite runs one write transaction at a time: nothing to interleave")
+    for spec in ("a", "b"):
+        writes.add_set(engine, 60, spec, spec.upper(), None)
+    writes.add_set(engine, 60, "r", "R", None, '{"field": "title", "contains": "even"}')
+    data = retitled(mods_sources(1)[0], "odd one")
+    writes.write_records(engine, 60, [prepared(registry, data, "x", frozenset({"a", "b"}))])
+    # The writer: x leaves b (keeping a) and holds its transaction open until told to commit.
+    holder, commit, failures = queue.Queue(), threading.Event(), []
+
+    def hold(conn, now, summary) -> None:
+        holder.put(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        commit.wait(30)
+
+    def run(work) -> None:
+        try:
+            work()
+        except Exception as exc:  # asserted below
+            failures.append(exc)
+
+    writer = threading.Thread(target=run, args=(lambda: writes.write_records(
+        engine, 60, [prepared(registry, data, "x", frozenset({"a"}))], then=hold),))
+    if admin == "set_rule":  # x's title now matches: it joins r
+        change = lambda: writes.set_rule(engine, 60, "r", '{"field": "title", "contains": "odd"}')  # noqa: E731
+        expected = {"a", "r"}
+    else:  # x leaves a
+        change = lambda: writes.remove_set(engine, 60, "a")  # noqa: E731
+        expected = set()
+    admin_thread = threading.Thread(target=run, args=(change,))
+    writer.start()
+    try:
+        pid = holder.get(timeout=30)
+        admin_thread.start()
+        with engine.connect() as conn:  # until the set change waits for the writer's lock
+            for _ in range(300):
+                if conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
+                                        "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}).scalar_one():
+                    break
+                conn.rollback()
+                threading.Event().wait(0.1)
+            else:
+                pytest.fail("the set change never waited for the writer")
+    finally:
+        commit.set()
+        writer.join(30)
+        if admin_thread.ident:  # started
+            admin_thread.join(30)
+    assert not failures, failures
+    with engine.connect() as conn:
+        specs = conn.execute(sa.select(records.c.set_specs).where(records.c.local_id == "x")).scalar_one()
+        left = set(conn.execute(sa.select(set_departures.c.spec)
+                                .join(records, records.c.id == set_departures.c.record_id)
+                                .where(records.c.local_id == "x")).scalars())
+    assert set(split_specs(specs)) == expected
+    assert "b" in left  # the writer's change is announced to b's harvesters

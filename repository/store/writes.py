@@ -296,15 +296,20 @@ def _materialize(engine: Engine, lease_timeout_s: int, spec: str, rule: str, bat
     after, moved = 0, 0
     while True:
         def work(conn: Connection, now: int) -> tuple[int, int]:
-            rows = conn.execute(
-                select(records.c.id, records.c.local_id, records.c.stamp, records.c.set_specs, disseminations.c.xml)
-                .outerjoin(disseminations, (disseminations.c.record_id == records.c.id)
-                           & (disseminations.c.prefix == "mods"))
-                .where(records.c.id > after, records.c.deleted.is_(False)).order_by(records.c.id).limit(batch)).all()
+            ids = list(conn.execute(select(records.c.id).where(records.c.id > after, records.c.deleted.is_(False))
+                                    .order_by(records.c.id).limit(batch)).scalars())
+            # FOR UPDATE, and the MODS read after it: a record another writer is changing is read
+            # as that writer commits it (PostgreSQL), not written back as it was before.
+            rows = conn.execute(select(records.c.id, records.c.local_id, records.c.stamp, records.c.set_specs)
+                                .where(records.c.id.in_(ids), records.c.deleted.is_(False))
+                                .order_by(records.c.id).with_for_update()).all()
+            mods = dict(conn.execute(select(disseminations.c.record_id, disseminations.c.xml).where(
+                disseminations.c.record_id.in_([row.id for row in rows]), disseminations.c.prefix == "mods")).all())
             changes = []
             for row in rows:
                 old = split_specs(row.set_specs)
-                member = row.xml is not None and matches(parse_xml(row.xml, row.local_id).getroot())
+                xml = mods.get(row.id)
+                member = xml is not None and matches(parse_xml(xml, row.local_id).getroot())
                 new = (old - {spec}) | ({spec} if member else set())
                 if new != old:
                     stamp = max(now, row.stamp + 1)
@@ -312,7 +317,7 @@ def _materialize(engine: Engine, lease_timeout_s: int, spec: str, rule: str, bat
                                  .values(stamp=stamp, set_specs=join_specs(new)))
                     changes.append(membership.MembershipChange(row.id, frozenset(old), frozenset(new), stamp))
             membership.apply(conn, changes)
-            return (rows[-1].id if rows else -1), len(changes)
+            return (ids[-1] if ids else -1), len(changes)
 
         after, n = run_write(engine, lease_timeout_s, work)
         moved += n
@@ -347,19 +352,22 @@ def remove_set(engine: Engine, lease_timeout_s: int, spec: str) -> int:
         child = conn.execute(select(sets.c.spec).where(sets.c.spec.like(spec.replace("%", r"\%").replace("_", r"\_") + ":%", escape="\\")).limit(1)).scalar()
         if child:
             raise SetError(f"set {spec!r} has subset {child!r}; remove the subsets first")
+        # FOR UPDATE: a member another writer is changing is read as that writer commits it.
         members = conn.execute(select(records.c.id, records.c.stamp, records.c.set_specs)
                                .join(record_sets, record_sets.c.record_id == records.c.id)
-                               .where(record_sets.c.spec == spec)).all()
+                               .where(record_sets.c.spec == spec).with_for_update(of=records)).all()
         changes = []
         for row in members:
-            stamp = max(now, row.stamp + 1)
             old = split_specs(row.set_specs)
+            if spec not in old:  # that writer took it out of the set
+                continue
+            stamp = max(now, row.stamp + 1)
             conn.execute(update(records).where(records.c.id == row.id)
                          .values(stamp=stamp, set_specs=join_specs(old - {spec})))
             changes.append(membership.MembershipChange(row.id, frozenset(old), frozenset(old - {spec}), stamp))
         membership.apply(conn, changes)
         conn.execute(delete(sets).where(sets.c.spec == spec))
-        return len(members)
+        return len(changes)
 
     return run_write(engine, lease_timeout_s, work)
 
