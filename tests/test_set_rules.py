@@ -128,28 +128,13 @@ def test_deletes_in_sets(db_url, tmp_path, demo, engine, registry, on):
     assert "110365" not in full, "a full harvest of the set lists only its members"
 
 
-@pytest.mark.parametrize("admin", ["set_rule", "remove_set"])
-def test_a_set_change_does_not_write_back_memberships_a_concurrent_write_just_changed(db_url, engine, registry,
-                                                                                      admin):
-    """A rule change (or a set's removal) that reads a record while another writer changes its
-    memberships must see that change, not write its own stale copy over it (on PostgreSQL,
-    which runs writers side by side; the torture run found it as a set harvester missing a
-    departure)."""
+
+def _interleave(engine, write, admin) -> None:
+    """Run `write(then)` up to its commit and hold it there; start `admin`; let the write commit
+    once `admin` has finished or waits for it (PostgreSQL, which runs writers side by side)."""
     import queue
     import threading
 
-    from repository.db.tables import set_departures
-    from repository.store.sets import split_specs
-    from tests.torturekit import mods_sources, prepared, retitled
-
-    if engine.dialect.name == "sqlite":
-        pytest.skip("SQLite runs one write transaction at a time: nothing to interleave")
-    for spec in ("a", "b"):
-        writes.add_set(engine, 60, spec, spec.upper(), None)
-    writes.add_set(engine, 60, "r", "R", None, '{"field": "title", "contains": "even"}')
-    data = retitled(mods_sources(1)[0], "odd one")
-    writes.write_records(engine, 60, [prepared(registry, data, "x", frozenset({"a", "b"}))])
-    # The writer: x leaves b (keeping a) and holds its transaction open until told to commit.
     holder, commit, failures = queue.Queue(), threading.Event(), []
 
     def hold(conn, now, summary) -> None:
@@ -162,38 +147,89 @@ def test_a_set_change_does_not_write_back_memberships_a_concurrent_write_just_ch
         except Exception as exc:  # asserted below
             failures.append(exc)
 
-    writer = threading.Thread(target=run, args=(lambda: writes.write_records(
-        engine, 60, [prepared(registry, data, "x", frozenset({"a"}))], then=hold),))
-    if admin == "set_rule":  # x's title now matches: it joins r
-        change = lambda: writes.set_rule(engine, 60, "r", '{"field": "title", "contains": "odd"}')  # noqa: E731
-        expected = {"a", "r"}
-    else:  # x leaves a
-        change = lambda: writes.remove_set(engine, 60, "a")  # noqa: E731
-        expected = set()
-    admin_thread = threading.Thread(target=run, args=(change,))
+    writer = threading.Thread(target=run, args=(lambda: write(hold),))
+    admin_thread = threading.Thread(target=run, args=(admin,))
     writer.start()
     try:
         pid = holder.get(timeout=30)
         admin_thread.start()
-        with engine.connect() as conn:  # until the set change waits for the writer's lock
+        with engine.connect() as conn:
             for _ in range(300):
-                if conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
-                                        "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}).scalar_one():
+                if not admin_thread.is_alive() or conn.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                        {"pid": pid}).scalar_one():
                     break
                 conn.rollback()
                 threading.Event().wait(0.1)
             else:
-                pytest.fail("the set change never waited for the writer")
+                pytest.fail("the set change neither finished nor waited for the writer")
     finally:
         commit.set()
         writer.join(30)
         if admin_thread.ident:  # started
             admin_thread.join(30)
     assert not failures, failures
+
+
+def _sets_and_departures(engine, local: str) -> tuple[set[str], set[str]]:
+    from repository.db.tables import set_departures
+    from repository.store.sets import split_specs
+
     with engine.connect() as conn:
-        specs = conn.execute(sa.select(records.c.set_specs).where(records.c.local_id == "x")).scalar_one()
+        specs = conn.execute(sa.select(records.c.set_specs).where(records.c.local_id == local)).scalar_one()
         left = set(conn.execute(sa.select(set_departures.c.spec)
                                 .join(records, records.c.id == set_departures.c.record_id)
-                                .where(records.c.local_id == "x")).scalars())
-    assert set(split_specs(specs)) == expected
+                                .where(records.c.local_id == local)).scalars())
+    return set(split_specs(specs)), left
+
+
+def _odd_record(registry, sets: frozenset[str]):
+    from tests.torturekit import mods_sources, prepared, retitled
+
+    return prepared(registry, retitled(mods_sources(1)[0], "odd one"), "x", sets)
+
+
+@pytest.mark.parametrize("admin", ["set_rule", "remove_set"])
+def test_a_set_change_does_not_write_back_memberships_a_concurrent_write_just_changed(db_url, engine, registry,
+                                                                                      admin):
+    """A rule change (or a set's removal) that reads a record while another writer changes its
+    memberships must see that change, not write its own stale copy over it. (The torture run
+    found this as a set harvester never told that a record had left its set.)"""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite runs one write transaction at a time: nothing to interleave")
+    for spec in ("a", "b"):
+        writes.add_set(engine, 60, spec, spec.upper(), None)
+    writes.add_set(engine, 60, "r", "R", None, '{"field": "title", "contains": "even"}')
+    writes.write_records(engine, 60, [_odd_record(registry, frozenset({"a", "b"}))])
+    if admin == "set_rule":  # x's title now matches: it joins r
+        change = lambda: writes.set_rule(engine, 60, "r", '{"field": "title", "contains": "odd"}')  # noqa: E731
+        expected = {"a", "r"}
+    else:  # x leaves a
+        change = lambda: writes.remove_set(engine, 60, "a")  # noqa: E731
+        expected = set()
+    # The writer takes x out of b.
+    _interleave(engine, lambda then: writes.write_records(engine, 60, [_odd_record(registry, frozenset({"a"}))],
+                                                          then=then), change)
+    specs, left = _sets_and_departures(engine, "x")
+    assert specs == expected
     assert "b" in left  # the writer's change is announced to b's harvesters
+
+
+@pytest.mark.parametrize("admin", ["set_rule", "add_set"])
+def test_a_record_written_while_a_rule_changes_ends_in_the_sets_the_new_rule_gives(db_url, engine, registry, admin):
+    """A writer that read the rules before a rule changed must commit before the change is
+    materialised, or its new record keeps the memberships of the old rule."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite runs one write transaction at a time: nothing to interleave")
+    writes.add_set(engine, 60, "a", "A", None)
+    writes.add_set(engine, 60, "r", "R", None, '{"field": "title", "contains": "odd"}')
+    if admin == "set_rule":  # x's title no longer matches: it must not be in r
+        change = lambda: writes.set_rule(engine, 60, "r", '{"field": "title", "contains": "even"}')  # noqa: E731
+        expected = {"a"}
+    else:  # a new rule set that x's title matches
+        change = lambda: writes.add_set(engine, 60, "s", "S", None,  # noqa: E731
+                                        '{"field": "title", "contains": "odd"}')
+        expected = {"a", "r", "s"}
+    _interleave(engine, lambda then: writes.write_records(engine, 60, [_odd_record(registry, frozenset({"a"}))],
+                                                          then=then), change)
+    assert _sets_and_departures(engine, "x")[0] == expected

@@ -30,8 +30,22 @@ class MembershipChange:
 
 
 def load_rules(conn: Connection) -> Rules:
+    """The rules a writer places its records by. It holds the set definitions (shared) until it
+    commits, so that a rule cannot change between its reading them and its records showing."""
+    hold_set_definitions(conn, exclusive=False)
     return {spec: compile_rule(rule) for spec, rule in
             conn.execute(select(sets.c.spec, sets.c.rule).where(sets.c.rule.is_not(None))).all()}
+
+
+def hold_set_definitions(conn: Connection, exclusive: bool) -> None:
+    """Lock the set definitions until the transaction ends: shared by writers of records,
+    exclusive to add a rule set, change a rule or remove a set. Such a change thus waits for
+    the writers that read the old definitions, and its materialisation sees their records.
+    On PostgreSQL (an advisory lock per schema); SQLite runs one write at a time anyway."""
+    if conn.dialect.name == "sqlite":
+        return
+    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    conn.exec_driver_sql(f"SELECT {lock}(hashtext('granary set definitions'), hashtext(current_schema()))")
 
 
 def matching(rules: Rules, mods_xml: bytes | None, source: str) -> set[str]:

@@ -253,6 +253,8 @@ def add_set(engine: Engine, lease_timeout_s: int, spec: str, name: str, descript
             raise SetError(f"the {label} of set {spec!r} contains characters that XML 1.0 does not allow")
 
     def work(conn: Connection, now: int) -> None:
+        if canonical:
+            membership.hold_set_definitions(conn, exclusive=True)
         existing = set(conn.execute(select(sets.c.spec).where(sets.c.spec.in_([spec, *ancestors(spec)]))).scalars())
         if spec in existing:
             raise SetError(f"set {spec!r} already exists")
@@ -281,6 +283,7 @@ def set_rule(engine: Engine, lease_timeout_s: int, spec: str, rule: str | None) 
     canonical = _canonical_rule(spec, rule)
 
     def work(conn: Connection, now: int) -> None:
+        membership.hold_set_definitions(conn, exclusive=True)
         if conn.execute(select(sets.c.spec).where(sets.c.spec == spec)).first() is None:
             raise SetError(f"set {spec!r} does not exist")
         conn.execute(update(sets).where(sets.c.spec == spec).values(rule=canonical))
@@ -347,6 +350,7 @@ def update_set(engine: Engine, lease_timeout_s: int, spec: str, name: str | None
 def remove_set(engine: Engine, lease_timeout_s: int, spec: str) -> int:
     """Remove an empty-of-subsets set; its members change (their headers lose it). Returns members."""
     def work(conn: Connection, now: int) -> int:
+        membership.hold_set_definitions(conn, exclusive=True)
         if conn.execute(select(sets.c.spec).where(sets.c.spec == spec)).first() is None:
             raise SetError(f"set {spec!r} does not exist")
         child = conn.execute(select(sets.c.spec).where(sets.c.spec.like(spec.replace("%", r"\%").replace("_", r"\_") + ":%", escape="\\")).limit(1)).scalar()
