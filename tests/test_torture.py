@@ -18,7 +18,7 @@ import threading
 
 from repository.api.tokens_store import create_token
 from tests.torturekit import Harvester, Writer, differences, harvest_until, harvesters, production_server, \
-    server_env, set_up_store, store_view
+    rule_disagreements, server_env, set_up_store, store_view
 
 WRITES_PER_WRITER = 14
 POOL = 30
@@ -40,7 +40,8 @@ def test_concurrent_writers_never_make_a_harvester_miss_a_change(db_url, engine,
     errors: list = []
     done = [threading.Event(), threading.Event()]
     with production_server(server_env(db_url, page_size=7), 2, tmp_path / "server.log", tmp_path) as root:
-        writers = [Writer(engine, registry, seed, POOL, root, token) for seed in (0, 1)]
+        writers = [Writer(engine, registry, seed, POOL, root, token, rule_every=5 if seed == 0 else 0)
+                   for seed in (0, 1)]
         harvs: list[Harvester] = harvesters(f"{root}/oai", 4)
         threads = [threading.Thread(target=_write, args=(w, done[i], errors)) for i, w in enumerate(writers)]
         threads += [threading.Thread(target=harvest_until, args=(h, lambda: all(d.is_set() for d in done), errors))
@@ -51,9 +52,11 @@ def test_concurrent_writers_never_make_a_harvester_miss_a_change(db_url, engine,
             t.join(timeout=240)
         assert not any(t.is_alive() for t in threads), "a thread did not finish in time"
     assert not errors, errors
-    assert sum(sum(w.counts.values()) for w in writers) == 2 * WRITES_PER_WRITER
+    assert sum(w.writes() for w in writers) == 2 * WRITES_PER_WRITER
+    assert writers[0].counts["store set rule"] == WRITES_PER_WRITER // 5
     for h in harvs:
         expected, departed = store_view(engine, h.prefix, h.set_spec)
         assert h.set_spec or len(expected) > 10
         wrong = differences(h.copy, expected, departed)
         assert not wrong, f"the copy of the harvester of {h} differs from the store:\n" + "\n".join(wrong)
+    assert not rule_disagreements(engine)

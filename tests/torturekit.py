@@ -38,11 +38,13 @@ import sqlalchemy as sa
 from lxml import etree
 
 from metadata.safe_xml import parse_xml
-from repository.db.tables import disseminations, record_sets, record_sources, records, set_departures
+from repository.db.tables import disseminations, record_sets, record_sources, records, set_departures, sets
 from repository.ingest.prepare import prepare
 from repository.oai.dates import datestamp
 from repository.store import writes
 from repository.store.errors import ConcurrentCreate, RecordNotFound
+from repository.store.rules import compile_rule
+from repository.store.sets import split_specs
 from tests.shared import CORPUS
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -51,9 +53,11 @@ REPOSITORY_ID = "granary.test"
 GRANARY = Path(sys.executable).with_name("granary")
 EXPLICIT_SETS = (("a", "A"), ("b", "B"), ("a:c", "A, part C"))
 RULE_SET = ("r", "Even titles", '{"field": "title", "contains": "even"}')  # membership follows the content
+RULES = ('{"field": "title", "contains": "even"}', '{"field": "title", "contains": "odd"}')
 TIMEOUT_S = 120
 
-Entry = tuple[str, bool, bytes | None]  # datestamp, deleted, canonical metadata
+MOVED = "(records that joined or left set r as its rule changed)"  # in Writer.counts, not a write
+Entry = tuple[str, bool, tuple[str, ...], bytes | None]  # datestamp, deleted, setSpecs, canonical metadata
 
 
 # --- the store before the torture ------------------------------------------------------------
@@ -97,6 +101,7 @@ class Writer:
     token: str | None = None
     lease_s: int = 60
     max_pause_s: float = 0.6      # the longest pause between taking a stamp and committing
+    rule_every: int = 0           # every n-th step changes the rule of set r (its members move)
     counts: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -108,7 +113,11 @@ class Writer:
         self.n += 1
         local = f"t{self.rng.randrange(self.pool)}"
         op = self.rng.random()
-        if self.api_root and op < 0.3:
+        if self.rule_every and self.n % self.rule_every == 0:
+            moved = writes.set_rule(self.engine, self.lease_s, RULE_SET[0], self.rng.choice(RULES))
+            self.counts["store set rule"] += 1
+            self.counts[MOVED] += moved
+        elif self.api_root and op < 0.3:
             self._through_api(local)
         elif op < 0.42:
             self._delete(local)
@@ -116,6 +125,9 @@ class Writer:
             self._reset(local)
         else:
             self._write(local, self._new_content(), "write")
+
+    def writes(self) -> int:
+        return writes_made(self.counts)
 
     def _sets(self) -> frozenset[str]:
         return frozenset(self.rng.sample([s for s, _ in EXPLICIT_SETS], self.rng.randrange(3)))
@@ -195,6 +207,10 @@ class Writer:
         raise AssertionError("unreachable")
 
 
+def writes_made(counts: Counter) -> int:
+    return sum(n for kind, n in counts.items() if kind != MOVED)
+
+
 # --- harvesters ------------------------------------------------------------------------------
 
 @dataclass
@@ -253,7 +269,8 @@ class Harvester:
             meta = rec.find(f"{OAI}metadata")
             payload = canonical(meta[0]) if meta is not None else None
             self.copy[header.findtext(f"{OAI}identifier")] = (
-                header.findtext(f"{OAI}datestamp"), header.get("status") == "deleted", payload)
+                header.findtext(f"{OAI}datestamp"), header.get("status") == "deleted",
+                tuple(sorted(e.text for e in header.findall(f"{OAI}setSpec"))), payload)
             self.received += 1
 
 
@@ -293,7 +310,7 @@ def store_view(engine, prefix: str, set_spec: str | None = None) -> tuple[dict[s
     """What a harvest of the whole store (or of `set_spec`) in `prefix` must end with: the
     records (members), and for a set the datestamps of the records that left it."""
     r, d = records.c, disseminations.c
-    stmt = (sa.select(r.local_id, r.stamp, r.deleted, d.xml)
+    stmt = (sa.select(r.local_id, r.stamp, r.deleted, r.set_specs, d.xml)
             .outerjoin(disseminations, (d.record_id == r.id) & (d.prefix == prefix)))
     departed: dict[str, str] = {}
     with engine.connect() as conn:
@@ -304,6 +321,7 @@ def store_view(engine, prefix: str, set_spec: str | None = None) -> tuple[dict[s
                 .where(set_departures.c.spec == set_spec))}
         rows = conn.execute(stmt).all()
     expected = {identifier(row.local_id): (datestamp(int(row.stamp)), bool(row.deleted),
+                                           tuple(sorted(split_specs(row.set_specs))),
                                            None if row.deleted else canonical(etree.fromstring(row.xml)))
                 for row in rows}
     return expected, departed
@@ -316,20 +334,34 @@ def differences(copy: dict[str, Entry], expected: dict[str, Entry], departed: di
     for key in sorted(set(copy) | set(expected)):
         have, want = copy.get(key), expected.get(key)
         if want is None and key in departed:  # it left the set: a deletion to the set's harvesters
-            want = (departed[key], True, None)
+            # (whose setSpecs are the record's memberships when it was listed: they may have moved since)
+            want = (departed[key], True, have[2], None)
         if have != want:
             out.append(f"{key}: harvested {_brief(have)}, store has {_brief(want)}")
     return out
+
+
+def rule_disagreements(engine) -> list[str]:
+    """Live records whose membership of the query-defined set disagrees with its rule now."""
+    with engine.connect() as conn:
+        rule = conn.execute(sa.select(sets.c.rule).where(sets.c.spec == RULE_SET[0])).scalar_one()
+        rows = conn.execute(sa.select(records.c.local_id, records.c.set_specs, disseminations.c.xml)
+                            .join(disseminations, (disseminations.c.record_id == records.c.id)
+                                  & (disseminations.c.prefix == "mods"))
+                            .where(records.c.deleted.is_(False))).all()
+    matches = compile_rule(rule)
+    return [f"{row.local_id}: sets {row.set_specs!r}, rule {rule}" for row in rows
+            if (RULE_SET[0] in split_specs(row.set_specs)) != matches(etree.fromstring(row.xml))]
 
 
 def _brief(entry: Entry | None) -> str:
     if entry is None:
         return "nothing"
     title = None
-    if entry[2]:
-        root = etree.fromstring(entry[2])
+    if entry[3]:
+        root = etree.fromstring(entry[3])
         title = root.findtext(f"{DC}title") or root.findtext(".//{http://www.loc.gov/mods/v3}title")
-    return f"{entry[0]} {'deleted' if entry[1] else 'live'} {title!r}"
+    return f"{entry[0]} {'deleted' if entry[1] else 'live'} sets {' '.join(entry[2]) or '-'} {title!r}"
 
 
 # --- the production server ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ the production server, `granary serve --workers N` (gunicorn), and for
 - writer processes, each with its own engine, that add, update, re-set and
   withdraw records t0..t{pool-1} through the store's write API (half the time
   pausing up to 0.6 s between taking a stamp and committing) and through the
-  REST API with a token made by `granary token create`;
+  REST API with a token made by `granary token create`; writer 0 also changes
+  the rule of the query-defined set now and then (its members move);
 - harvester threads that harvest over HTTP as aggregators do: a full
   ListRecords harvest following resumptionTokens, then incremental harvests
   from a responseDate of the previous one (first page's or last page's), in
@@ -22,8 +23,10 @@ the production server, `granary serve --workers N` (gunicorn), and for
 
 Then the writers stop, each harvester catches up with two more incremental
 harvests, and its copy is compared with the store: identifiers, datestamps,
-deleted flags, metadata (canonical bytes) and, for a set, its membership. It
-prints the figures and exits 1 if any copy differs (or anything failed).
+deleted flags, setSpecs, metadata (canonical bytes) and, for a set, its
+membership; and the query-defined set's members must be exactly the live
+records its rule matches. It prints the figures and exits 1 if any copy
+differs (or anything failed).
 The same pieces run for a few seconds in tests/test_torture.py.
 """
 from __future__ import annotations
@@ -50,17 +53,19 @@ from repository.db.migrate import upgrade
 from repository.db.tables import records
 from repository.store import writes
 from tests.torturekit import GRANARY, Writer, differences, harvest_until, harvesters, production_server, \
-    server_env, set_up_store, store_view
+    rule_disagreements, server_env, set_up_store, store_view, writes_made
 
 POSTGRES_URL = os.environ.get("GRANARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 LEASE_S = 60
+RULE_EVERY = 50  # writer 0 changes the rule of set r every 50 steps
 
 
 def _write_until(db_url: str, seed: int, pool: int, api_root: str, token: str, deadline: float,
                  results: multiprocessing.Queue) -> None:
     """A writer process: its own engine, changes until the deadline; reports its counts."""
     engine = make_engine(db_url)
-    writer = Writer(engine, default_registry(), seed, pool, api_root, token, LEASE_S)
+    writer = Writer(engine, default_registry(), seed, pool, api_root, token, LEASE_S,
+                    rule_every=RULE_EVERY if seed == 0 else 0)
     error = None
     try:
         while time.time() < deadline:
@@ -169,7 +174,7 @@ def _report(args, engine, counts: Counter, harvs: list, errors: list, writing_s:
           f"gunicorn --workers {args.workers}, page size {args.page_size}, pool of {args.pool} identifiers")
     print(f"duration: writing {writing_s:.0f} s, until the harvesters caught up {total_s:.0f} s; load average before "
           f"{load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} (2 cores, shared)")
-    print(f"writes: {sum(counts.values())}")
+    print(f"writes: {writes_made(counts)}")
     for kind, n in sorted(counts.items()):
         print(f"  {kind}: {n}")
     print(f"records in store: {live + deleted} ({live} live, {deleted} withdrawn)")
@@ -185,10 +190,14 @@ def _report(args, engine, counts: Counter, harvs: list, errors: list, writing_s:
             print(f"    {line}")
     print(f"harvests: {sum(h.full for h in harvs)} full, {sum(h.incremental for h in harvs)} incremental; "
           f"requests {sum(h.requests for h in harvs)}; differences: {total_diffs}")
+    disagreements = rule_disagreements(engine)
+    print(f"records whose membership of set r disagrees with its rule: {len(disagreements)}")
+    for line in disagreements[:20]:
+        print(f"    {line}")
     for error in errors:
         print(f"ERROR: {error}", file=sys.stderr)
     engine.dispose()
-    return 1 if total_diffs or errors or not harvs else 0
+    return 1 if total_diffs or disagreements or errors or not harvs else 0
 
 
 def main(argv: list[str] | None = None) -> int:
