@@ -106,7 +106,9 @@ def build(store: Store, corpus: Path, manifest: dict, log=print) -> dict:
     deleted = manifest["deleted"]
     m1 = _granary(store, "delete", deleted[0])
     t0 = time.perf_counter()
-    m = run_measured([sys.executable, str(Path(__file__)), "_delete-many", json.dumps(deleted[1:])],
+    ids_file = store.workdir / "to-delete.json"  # 20,000 ids at a million: too long for one argument
+    ids_file.write_text(json.dumps(deleted[1:]))
+    m = run_measured([sys.executable, str(Path(__file__)), "_delete-many", str(ids_file)],
                      store.env(), store.workdir, 3600)
     if m.returncode != 0:
         raise RuntimeError(f"deletions failed:\n{m.stderr[-3000:]}")
@@ -139,7 +141,7 @@ def _delete_many(ids: list[str]) -> None:
 
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "_delete-many":
-        _delete_many(json.loads(sys.argv[2]))
+        _delete_many(json.loads(Path(sys.argv[2]).read_text()))
         return
     ap = argparse.ArgumentParser(description="Build and time a benchmark store.")
     ap.add_argument("--size", type=int, required=True)
