@@ -95,7 +95,8 @@ METRICS = [
 ]
 
 
-def one_run(db: str, size: int, seed: int, run: int, requests: int, manifest: dict, log) -> dict:
+def one_run(db: str, size: int, seed: int, run: int, requests: int, manifest: dict, log,
+            keep: bool = False) -> dict:
     store = make_store(db, f"{size}-r{run}")
     try:
         log(f"[{db} run {run + 1}] building the store")
@@ -110,7 +111,10 @@ def one_run(db: str, size: int, seed: int, run: int, requests: int, manifest: di
         c = concurrency.run(store, ref, manifest, requests, f"r{run}", log=log)
         return {"load": loaded, "harvest": h, "concurrency": c}
     finally:
-        drop_store(store)
+        if keep:
+            log(f"  kept the store: {store.url}")
+        else:
+            drop_store(store)
 
 
 def summarize(runs_by_db: dict[str, list[dict]]) -> list[dict]:
@@ -171,6 +175,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=10000, help="GetRecord requests per server per run")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the last run's stores (e.g. for web_pages.py --reuse after renaming)")
     ap.add_argument("--code", default="HEAD",
                     help="commit to measure, exported to benchmarks/out/code-<sha> ('worktree': the files as they are)")
     a = ap.parse_args()
@@ -194,7 +200,8 @@ def main() -> None:
     out_path = OUT / f"results-{a.size}.json"
     for run in range(a.runs):
         for db in dbs:  # interleaved, so drift in the machine touches both alike
-            runs_by_db[db].append(one_run(db, a.size, a.seed, run, a.requests, manifest, log))
+            runs_by_db[db].append(one_run(db, a.size, a.seed, run, a.requests, manifest, log,
+                                          keep=a.keep and run == a.runs - 1))
             out_path.write_text(json.dumps({"size": a.size, "partial": True, "runs": runs_by_db}, indent=1))
     rows = summarize(runs_by_db)
     table = print_table(rows, dbs, a.size, a.runs)
