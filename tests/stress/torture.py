@@ -18,8 +18,9 @@ the production server, `granary serve --workers N` (gunicorn), and for
   ListRecords harvest following resumptionTokens, then incremental harvests
   from a responseDate of the previous one (first page's or last page's), in
   oai_dc and mods, of the whole repository or of one set (explicit, with a
-  subset, or query-defined), applying deletions. Set harvesters are told when
-  records leave their set (GRANARY_DELETES_IN_SETS=on).
+  subset, or query-defined), applying deletions; two of every six start over
+  with a full harvest every 40 harvests. Set harvesters are told when records
+  leave their set (GRANARY_DELETES_IN_SETS=on).
 
 Then the writers stop, each harvester catches up with two more incremental
 harvests, and its copy is compared with the store: identifiers, datestamps,
