@@ -6,12 +6,9 @@ they can run in parallel and leave nothing behind.
 """
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from crosswalks.registry import default_registry
 from repository.app import create_app
@@ -19,24 +16,15 @@ from repository.config import Settings
 from repository.db.engine import make_engine
 from repository.db.migrate import upgrade
 from repository.store import writes
+from tests.databases import POSTGRES_URL, fresh_database  # noqa: F401  (POSTGRES_URL: imported from here too)
 
-POSTGRES_URL = os.environ.get("GRANARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'granary.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def make_settings(db_url: str, workdir: Path, **extra: str) -> Settings:

@@ -51,24 +51,16 @@ def test_first_pages_walk_an_index(sqlite_engine):
 
 
 @pytest.fixture
-def postgres_engine():
-    import uuid
-
+def postgres_engine(tmp_path):
     from repository.db.engine import make_engine
     from repository.db.migrate import upgrade
-    from tests.conftest import POSTGRES_URL
+    from tests.databases import fresh_database
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    engine = make_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
+    with fresh_database("postgres", tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()
 
 
 def test_postgres_pages_seek_with_a_row_comparison(postgres_engine):

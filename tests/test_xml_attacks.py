@@ -36,7 +36,6 @@ import sys
 import textwrap
 import threading
 import tracemalloc
-import uuid
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -62,7 +61,8 @@ from repository.harvest.client import Client, ResponseError
 from repository.harvest.run import HarvestOptions, HarvestReport, harvest
 from repository.ingest.pipeline import IngestError, ingest
 from repository.store import writes
-from tests.conftest import BACKENDS, POSTGRES_URL, make_settings
+from tests.conftest import BACKENDS, make_settings
+from tests.databases import fresh_database
 from tests.live import serving
 from tests.shared import CORPUS, store_dump
 from tests.test_cli import Granary
@@ -201,30 +201,12 @@ class Store:
     auth: dict[str, str]   # the Authorization header of a write token
 
 
-@contextlib.contextmanager
-def _database(backend: str, workdir: Path) -> Iterator[str]:
-    """A database URL for the module: a SQLite file, or a PostgreSQL schema of its own."""
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / 'granary.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def store(request, tmp_path_factory) -> Iterator[Store]:
     """One store per backend for the whole module, holding a record, a set and a token: every
     test here refuses, and compares the store before and after for itself."""
     workdir = tmp_path_factory.mktemp("store")
-    with _database(request.param, workdir) as url:
+    with fresh_database(request.param, workdir) as url:
         settings = make_settings(url, workdir, GRANARY_MAX_XML_BYTES=str(LIMIT), GRANARY_MAX_CSV_BYTES=str(LIMIT))
         engine = make_engine(url)
         upgrade(engine)

@@ -45,7 +45,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
 
 from crosswalks.registry import default_registry
 from repository.app import create_app
@@ -53,7 +52,8 @@ from repository.db.engine import make_engine
 from repository.db.migrate import upgrade
 from repository.ingest.pipeline import ingest
 from repository.store import writes
-from tests.conftest import POSTGRES_URL, make_settings
+from tests.conftest import make_settings
+from tests.databases import fresh_database
 from tests.crashkit import (
     Command,
     Upstream,
@@ -120,28 +120,9 @@ class Figures:
 @contextmanager
 def fresh_store(db: str, workdir: Path) -> Iterator[str]:
     """The URL of a new, initialised store."""
-    if db == "sqlite":
-        path = workdir / f"store-{uuid.uuid4().hex[:8]}.db"
-        url = f"sqlite:///{path}"
-        _init(url)
-        try:
-            yield url
-        finally:
-            for p in workdir.glob(path.name + "*"):
-                p.unlink()
-        return
-    schema = f"crash_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    try:
+    with fresh_database(db, workdir, f"crash_{uuid.uuid4().hex[:8]}") as url:
         _init(url)
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def _init(url: str) -> None:

@@ -42,7 +42,6 @@ import tempfile
 import threading
 import time
 import traceback
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -53,10 +52,10 @@ from repository.db.engine import make_engine
 from repository.db.migrate import upgrade
 from repository.db.tables import records
 from repository.store import writes
+from tests.databases import fresh_database
 from tests.torturekit import GRANARY, Writer, differences, harvest_until, harvesters, production_server, \
     rule_disagreements, server_env, set_up_store, store_view, writes_made
 
-POSTGRES_URL = os.environ.get("GRANARY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 LEASE_S = 60
 RULE_EVERY = 50  # writer 0 changes the rule of set r every 50 steps
 
@@ -78,38 +77,11 @@ def _write_until(db_url: str, seed: int, pool: int, api_root: str, token: str, d
         results.put((seed, dict(writer.counts), error))
 
 
-def _fresh_database(kind: str, workdir: Path) -> tuple[str, str | None]:
-    """(database URL, PostgreSQL schema to drop afterwards or None)."""
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'granary.db'}", None
-    schema = f"torture_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    finally:
-        admin.dispose()
-    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", schema
-
-
-def _drop_schema(schema: str) -> None:
-    admin = sa.create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    finally:
-        admin.dispose()
-
-
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="granary-torture-") as tmp:
         workdir = Path(tmp)
-        db_url, schema = _fresh_database(args.db, workdir)
-        try:
+        with fresh_database(args.db, workdir, "torture") as db_url:
             return _run_on(args, db_url, workdir)
-        finally:
-            if schema:
-                _drop_schema(schema)
 
 
 def _run_on(args: argparse.Namespace, db_url: str, workdir: Path) -> int:
