@@ -112,13 +112,20 @@ def search(conn: Connection, sq: SearchQuery, pool: int = RANK_POOL) -> SearchRe
         if not query:
             return SearchResult([], 0, False, terms)
         params = {"query": query}
-        where = "tsv @@ to_tsquery('english', :query)" + _filters(sq, "record_id", params)
-        page_sql = (f"SELECT record_id FROM (SELECT record_id, tsv FROM {PG_TABLE} WHERE {where} "
+        filters = _filters(sq, "record_id", params)
+        where = "tsv @@ to_tsquery('english', :query)" + filters
+        count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {PG_TABLE} WHERE {where} LIMIT :cap) AS hits"
+    total = int(conn.execute(text(count_sql), {**params, "cap": max(COUNT_CAP, pool) + 1}).scalar_one())
+    pooled = total > pool
+    if conn.dialect.name != "sqlite":
+        # Past the pool, the GIN index would fetch and sort every match to find the newest;
+        # walking the primary key backwards stops after the pool. coalesce() keeps the planner
+        # (which misjudges common words' frequency) off the GIN index for that shape.
+        match = ("coalesce(tsv @@ to_tsquery('english', :query), false)" + filters) if pooled else where
+        page_sql = (f"SELECT record_id FROM (SELECT record_id, tsv FROM {PG_TABLE} WHERE {match} "
                     f"ORDER BY record_id DESC LIMIT :pool) AS pool "
                     f"ORDER BY ts_rank(tsv, to_tsquery('english', :query)) DESC, record_id "
                     f"LIMIT :limit OFFSET :offset")
-        count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {PG_TABLE} WHERE {where} LIMIT :cap) AS hits"
     ids = [int(r[0]) for r in conn.execute(text(page_sql), {**params, "limit": PAGE_SIZE, "offset": offset,
                                                               "pool": pool})]
-    total = int(conn.execute(text(count_sql), {**params, "cap": max(COUNT_CAP, pool) + 1}).scalar_one())
-    return SearchResult(ids, min(total, COUNT_CAP + 1), total > COUNT_CAP, terms, pooled=total > pool)
+    return SearchResult(ids, min(total, COUNT_CAP + 1), total > COUNT_CAP, terms, pooled=pooled)
