@@ -152,6 +152,12 @@ def test_common_words_are_ranked_among_the_newest_matches(engine, registry):
     assert exact.ids[0] == ids["old-title"] and not exact.pooled and exact.total == 5
     assert pooled.pooled and pooled.total == 5
     assert sorted(pooled.ids) == sorted(ids[f"new-{i}"] for i in (1, 2, 3))  # the three newest matches
+    _write(engine, registry, "unrelated", "Wheat")
+    with engine.connect() as conn:
+        scanned = search(conn, SearchQuery("barley"), pool=3, scan=3)
+    # PostgreSQL ranks the matches among the `scan` newest records; SQLite's pool is its newest matches.
+    expected = (1, 2, 3) if engine.dialect.name == "sqlite" else (2, 3)
+    assert sorted(scanned.ids) == sorted(ids[f"new-{i}"] for i in expected) and scanned.pooled
 
 
 def test_search_page_says_when_ranking_was_pooled(app, client, engine, registry):

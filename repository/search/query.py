@@ -8,11 +8,12 @@ total is counted up to COUNT_CAP, beyond which the page says "more than".
 A deeper question is better asked by narrowing it (a set, a date range).
 
 Scoring every match would make a common word cost time in proportion to the
-collection (a word in half of a million records: half a million scores). So
-the scores are computed over a pool of at most RANK_POOL matches, the most
-recently added ones, which both engines read in index order and stop: a
-question with fewer matches than that is ranked exactly; a more common one is
-ranked among its RANK_POOL newest matches, which the page says.
+collection (a word in half of a million records: half a million scores). So a
+question with at most RANK_POOL matches is ranked exactly, and a more common
+one among a bounded pool of its newest matches, which the page says: on SQLite
+its RANK_POOL newest matches (FTS5 reads them in rowid order and stops), on
+PostgreSQL its matches among the RANK_SCAN newest records (a GIN index yields
+matches in no order, so the newest records are read and matched instead).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ PAGE_SIZE = 20
 MAX_PAGE = 50
 COUNT_CAP = 1000
 RANK_POOL = 5000
+RANK_SCAN = 20000  # PostgreSQL, past the pool: the newest documents matched one by one
 MAX_TERMS = 16
 _TOKEN = re.compile(r"[^\W_]+\*?", re.UNICODE)  # letters and digits; nothing a query syntax reads
 
@@ -92,7 +94,7 @@ def _filters(sq: SearchQuery, id_col: str, params: dict) -> str:
     return sql
 
 
-def search(conn: Connection, sq: SearchQuery, pool: int = RANK_POOL) -> SearchResult:
+def search(conn: Connection, sq: SearchQuery, pool: int = RANK_POOL, scan: int = RANK_SCAN) -> SearchResult:
     terms = terms_of(sq.q)
     if not terms:
         return SearchResult([], 0, False, [])
@@ -112,17 +114,18 @@ def search(conn: Connection, sq: SearchQuery, pool: int = RANK_POOL) -> SearchRe
         if not query:
             return SearchResult([], 0, False, terms)
         params = {"query": query}
-        filters = _filters(sq, "record_id", params)
-        where = "tsv @@ to_tsquery('english', :query)" + filters
+        where = "tsv @@ to_tsquery('english', :query)" + _filters(sq, "record_id", params)
         count_sql = f"SELECT count(*) FROM (SELECT 1 FROM {PG_TABLE} WHERE {where} LIMIT :cap) AS hits"
     total = int(conn.execute(text(count_sql), {**params, "cap": max(COUNT_CAP, pool) + 1}).scalar_one())
     pooled = total > pool
     if conn.dialect.name != "sqlite":
-        # Past the pool, the GIN index would fetch and sort every match to find the newest;
-        # walking the primary key backwards stops after the pool. coalesce() keeps the planner
-        # (which misjudges common words' frequency) off the GIN index for that shape.
-        match = ("coalesce(tsv @@ to_tsquery('english', :query), false)" + filters) if pooled else where
-        page_sql = (f"SELECT record_id FROM (SELECT record_id, tsv FROM {PG_TABLE} WHERE {match} "
+        # Past the pool, the GIN index would fetch and sort every match to find the newest.
+        # Instead the newest RANK_SCAN documents are read in primary-key order and matched
+        # one by one: bounded work, however the words are spread (two common words rarely
+        # together would otherwise send a backward walk through most of the table).
+        source = (f"(SELECT record_id, tsv, year FROM {PG_TABLE} ORDER BY record_id DESC LIMIT {int(scan)}) AS recent"
+                  if pooled else PG_TABLE)
+        page_sql = (f"SELECT record_id FROM (SELECT record_id, tsv FROM {source} WHERE {where} "
                     f"ORDER BY record_id DESC LIMIT :pool) AS pool "
                     f"ORDER BY ts_rank(tsv, to_tsquery('english', :query)) DESC, record_id "
                     f"LIMIT :limit OFFSET :offset")
