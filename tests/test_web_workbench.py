@@ -181,3 +181,24 @@ def test_xsl_encodes_identifiers_in_links(client, settings, engine, registry):
     assert client.get("/records/a%26b%2Bc%3Dd").status_code == 200
     resp = client.get("/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:granary.test:a%26b%2Bc%3Dd")
     assert valid_response(resp.data).find("oai:GetRecord", NS) is not None
+
+
+def test_request_url_and_stylesheet_follow_the_mount_point_as_flask_would_build_them(db_url, tmp_path, engine,
+                                                                                    registry):
+    """Without GRANARY_BASE_URL the <request> element and the stylesheet's href are built from the
+    request; under a mount point (SCRIPT_NAME) they must be what Flask's own URL building gives."""
+    from flask import request, url_for
+
+    from repository.app import create_app
+    from repository.config import Settings
+
+    app = create_app(Settings.from_env({"GRANARY_DATABASE_URL": db_url, "GRANARY_SECRET_KEY": "k"}, tmp_path),
+                     engine, registry)
+    for root in ("", "/archive"):
+        environ = {"SCRIPT_NAME": root, "HTTP_HOST": "repo.example.org:8080"}
+        data = app.test_client().get("/oai?verb=Identify", environ_overrides=environ).data
+        with app.test_request_context("/oai", environ_overrides=environ):
+            base, xsl = request.base_url, url_for("static", filename="oai.xsl")
+        assert base == f"http://repo.example.org:8080{root}/oai"
+        assert f'href="{xsl}"'.encode() in data
+        assert f">{base}</request>".encode() in data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import chain
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 
 from repository.oai import compression, envelope
 from repository.oai.arguments import validate
@@ -30,7 +30,9 @@ def _stylesheet_pi() -> str:
     default): browsers render the response as a page; XML parsers, harvesters' included, skip it."""
     if not current_app.config.get("GRANARY_OAI_STYLESHEET"):
         return ""
-    return f'<?xml-stylesheet type="text/xsl" href="{envelope.attr(url_for("static", filename="oai.xsl"))}"?>\n'
+    # What url_for("static", filename="oai.xsl") gives, without building a URL adapter per request.
+    href = f"{request.script_root}{current_app.static_url_path}/oai.xsl"
+    return f'<?xml-stylesheet type="text/xsl" href="{envelope.attr(href)}"?>\n'
 
 
 def _chunks(reply: Reply, base_url: str, echo: dict[str, str] | None, pi: str = "") -> Iterator[bytes]:
@@ -44,7 +46,8 @@ def _chunks(reply: Reply, base_url: str, echo: dict[str, str] | None, pi: str = 
 @blueprint.route("/oai", methods=["GET", "POST"])
 def endpoint() -> Response:
     state = current_app.extensions["granary"]
-    base_url = state.settings.base_url or request.base_url
+    # request.base_url, without its per-request IRI decoding: this route's own path is ASCII.
+    base_url = state.settings.base_url or f"{request.scheme}://{request.host}{request.script_root}{request.path}"
     ctx = Context(state.settings, state.reader, state.registry, base_url)
     pairs = _pairs()
     echo: dict[str, str] | None = None
