@@ -43,6 +43,14 @@ def test_full_token_walk_has_no_duplicates_no_gaps_and_a_true_complete_list_size
     assert all(t.get("expirationDate") for t in toks[:-1])
 
 
+@pytest.mark.parametrize("prefix", ["oai_dc", "mods"])
+def test_a_set_harvest_has_a_true_complete_list_size(client, loaded, prefix):
+    items, toks = harvest(client, "ListIdentifiers", metadataPrefix=prefix, set="stanford")
+    ids = _ids(items)
+    assert set(ids) == {f"oai:granary.test:{x}" for x in loaded["stanford"]} and len(ids) == len(set(ids))
+    assert {int(t.get("completeListSize")) for t in toks} == {len(ids)}
+
+
 def test_a_list_that_fits_one_page_has_no_token(client, loaded):
     root = oai_get(client, verb="ListIdentifiers", metadataPrefix="mods", set="princeton:ukrainian")
     assert root.find(".//oai:resumptionToken", NS) is None
