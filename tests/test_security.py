@@ -250,3 +250,18 @@ def test_serve_refuses_the_debugger_on_an_exposed_address(db_url, tmp_path, engi
     env = {"GRANARY_DATABASE_URL": db_url, "GRANARY_SECRET_KEY": SECRET}
     result = CliRunner().invoke(cli.main, ["serve", "--debug", "--host", "0.0.0.0"], env=env)
     assert result.exit_code == 2 and "loopback" in result.output
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_dropped_database_connection_costs_at_most_one_503(app, client, engine):
+    """Pooled connections are not pinged before use: when the server drops them (a restart),
+    the request that meets one answers 503 with Retry-After, and the next one reconnects."""
+    assert client.get("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc").status_code == 200
+    with engine.connect() as conn:  # the pooled connection the request used: the only one
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    admin.dispose()
+    statuses = [client.get("/oai?verb=ListIdentifiers&metadataPrefix=oai_dc").status_code for _ in range(3)]
+    assert statuses[0] in (200, 503) and statuses[1:] == [200, 200], statuses

@@ -13,7 +13,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pool_pre_ping: its round trip before every request was a tenth of a harvest page.
+    # A connection the server dropped (a restart) fails its request, which answers 503 with
+    # Retry-After, and SQLAlchemy then discards the whole pool, so the next request reconnects.
+    return create_engine(url, pool_size=5, max_overflow=10)
 
 
 def _configure_sqlite(engine: Engine) -> None:

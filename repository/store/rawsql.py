@@ -12,6 +12,7 @@ import re
 from functools import cache
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 _NAMED = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")  # not the `::type` of a PostgreSQL cast
 
@@ -29,12 +30,27 @@ def param_names(sql: str) -> frozenset[str]:
 def fetch_all(conn: Connection, sql: str, params: dict) -> list[tuple]:
     """Rows of `sql` (named `:params`) on the connection's driver, without SQLAlchemy's layers."""
     raw = conn.connection.dbapi_connection
-    if conn.dialect.name == "sqlite":
-        cur = raw.cursor()
-        try:
-            return cur.execute(sql, params).fetchall()
-        finally:
-            cur.close()
-    with raw.cursor(binary=True) as cur:
-        cur.execute(_pyformat(sql), params)
-        return cur.fetchall()
+    try:
+        if conn.dialect.name == "sqlite":
+            cur = raw.cursor()
+            try:
+                return cur.execute(sql, params).fetchall()
+            finally:
+                cur.close()
+        with raw.cursor(binary=True) as cur:
+            cur.execute(_pyformat(sql), params)
+            return cur.fetchall()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, sql, params, exc) from exc
+
+
+def _wrapped(conn: Connection, sql: str, params: dict, exc: Exception) -> DBAPIError:
+    """The driver's error as SQLAlchemy would have raised it (OperationalError for a lost
+    connection, which the app answers with 503). A lost connection also takes the pool's
+    others with it, as SQLAlchemy does: they were very likely dropped by the same restart."""
+    lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+    if lost:
+        conn.invalidate(exc)
+        conn.engine.dispose(close=False)
+    return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                               dialect=conn.dialect)
