@@ -158,6 +158,7 @@ def test_common_words_are_ranked_among_the_newest_matches(engine, registry):
     # PostgreSQL ranks the matches among the `scan` newest records; SQLite's pool is its newest matches.
     expected = (1, 2, 3) if engine.dialect.name == "sqlite" else (2, 3)
     assert sorted(scanned.ids) == sorted(ids[f"new-{i}"] for i in expected) and scanned.pooled
+    assert scanned.reachable == len(expected) and exact.reachable == 5  # what the pager may offer
 
 
 def test_search_page_says_when_ranking_was_pooled(app, client, engine, registry):

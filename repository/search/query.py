@@ -49,6 +49,12 @@ class SearchResult:
     capped: bool             # total is "more than COUNT_CAP"
     terms: list[str]
     pooled: bool = False     # more matches than RANK_POOL: ranked among the newest of them
+    ranked: int | None = None  # how many hits the pages can reach (the pool's size); None: all
+
+    @property
+    def reachable(self) -> int:
+        """Hits the pager may offer: counted ones, up to COUNT_CAP, and no more than were ranked."""
+        return min(self.total, COUNT_CAP, self.total if self.ranked is None else self.ranked)
 
 
 def terms_of(q: str) -> list[str]:
@@ -104,16 +110,17 @@ def search(conn: Connection, sq: SearchQuery, pool: int = RANK_POOL, scan: int =
         match = fts5_match(terms)
         if not match:
             return SearchResult([], 0, False, terms)
-        ids, total = _sqlite_page(conn, match, sq, offset, pool)
+        ids, total, ranked = _sqlite_page(conn, match, sq, offset, pool)
     else:
         query = tsquery(terms)
         if not query:
             return SearchResult([], 0, False, terms)
-        ids, total = _postgres_page(conn, query, sq, offset, pool, scan)
-    return SearchResult(ids, min(total, COUNT_CAP + 1), total > COUNT_CAP, terms, pooled=total > pool)
+        ids, total, ranked = _postgres_page(conn, query, sq, offset, pool, scan)
+    return SearchResult(ids, min(total, COUNT_CAP + 1), total > COUNT_CAP, terms, pooled=total > pool, ranked=ranked)
 
 
-def _sqlite_page(conn: Connection, match: str, sq: SearchQuery, offset: int, pool: int) -> tuple[list[int], int]:
+def _sqlite_page(conn: Connection, match: str, sq: SearchQuery, offset: int,
+                 pool: int) -> tuple[list[int], int, int]:
     """One pass: the pool (newest matches first, one more than the pool to tell if there are
     more) with its scores, counted and ranked here."""
     params: dict = {"match": match, "pool": max(COUNT_CAP, pool) + 1}
@@ -121,24 +128,29 @@ def _sqlite_page(conn: Connection, match: str, sq: SearchQuery, offset: int, poo
     rows = conn.execute(text(f"SELECT rowid, bm25({SQLITE_TABLE}, 10.0, 4.0, 4.0, 1.0) FROM {SQLITE_TABLE} "
                              f"WHERE {where} ORDER BY rowid DESC LIMIT :pool"), params).all()
     ranked = sorted(rows[:pool], key=lambda r: (r[1], r[0]))
-    return [int(r[0]) for r in ranked[offset:offset + PAGE_SIZE]], len(rows)
+    return [int(r[0]) for r in ranked[offset:offset + PAGE_SIZE]], len(rows), len(ranked)
 
 
 def _postgres_page(conn: Connection, query: str, sq: SearchQuery, offset: int, pool: int,
-                   scan: int) -> tuple[list[int], int]:
+                   scan: int) -> tuple[list[int], int, int]:
     params: dict = {"query": query}
     where = "tsv @@ to_tsquery('english', :query)" + _filters(sq, "record_id", params)
     total = int(conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {PG_TABLE} WHERE {where} LIMIT :cap) AS hits"),
                              {**params, "cap": max(COUNT_CAP, pool) + 1}).scalar_one())
+    if total <= pool:
+        ids = conn.execute(text(f"SELECT record_id FROM {PG_TABLE} WHERE {where} "
+                                f"ORDER BY ts_rank(tsv, to_tsquery('english', :query)) DESC, record_id "
+                                f"LIMIT :limit OFFSET :offset"),
+                           {**params, "limit": PAGE_SIZE, "offset": offset}).scalars()
+        return [int(i) for i in ids], total, total
     # Past the pool, the GIN index would fetch and sort every match to find the newest.
     # Instead the newest `scan` documents are read in primary-key order and matched one
     # by one: bounded work, however the words are spread (two common words rarely
-    # together would otherwise send a backward walk through most of the table).
-    source = (f"(SELECT record_id, tsv, year FROM {PG_TABLE} ORDER BY record_id DESC LIMIT {int(scan)}) AS recent"
-              if total > pool else PG_TABLE)
-    ids = conn.execute(text(f"SELECT record_id FROM (SELECT record_id, tsv FROM {source} WHERE {where} "
-                            f"ORDER BY record_id DESC LIMIT :pool) AS pool "
-                            f"ORDER BY ts_rank(tsv, to_tsquery('english', :query)) DESC, record_id "
-                            f"LIMIT :limit OFFSET :offset"),
-                       {**params, "limit": PAGE_SIZE, "offset": offset, "pool": pool}).scalars()
-    return [int(i) for i in ids], total
+    # together would otherwise send a backward walk through most of the table). The
+    # pool comes back whole, so the pager offers only the pages it fills.
+    rows = conn.execute(text(
+        f"SELECT record_id, ts_rank(tsv, to_tsquery('english', :query)) FROM "
+        f"(SELECT record_id, tsv, year FROM {PG_TABLE} ORDER BY record_id DESC LIMIT {int(scan)}) AS recent "
+        f"WHERE {where} ORDER BY record_id DESC LIMIT :pool"), {**params, "pool": pool}).all()
+    ranked = sorted(rows, key=lambda r: (-r[1], r[0]))
+    return [int(r[0]) for r in ranked[offset:offset + PAGE_SIZE]], total, len(ranked)

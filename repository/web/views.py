@@ -299,7 +299,7 @@ def search_page() -> Response:
                                 ("to", request.args.get("to", "").strip())) if v}
     pages = 0
     if result is not None:
-        pages = min(MAX_PAGE, -(-min(result.total, COUNT_CAP) // PAGE_SIZE))
+        pages = min(MAX_PAGE, -(-result.reachable // PAGE_SIZE))
 
     def page_url(n: int) -> str:
         return url_for("web.search_page", **params, page=n)
