@@ -116,6 +116,18 @@ def test_every_html_page_and_error_page_has_the_security_headers(failing_app, ca
     assert client.get("/api/no/such").mimetype == "application/problem+json"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_bug_under_the_api_is_a_bare_problem_and_logs_no_header(app, caplog):
+    def broken():
+        raise RuntimeError("bug")
+    app.add_url_rule("/api/broken", view_func=broken, methods=["PUT"])
+    with caplog.at_level(logging.ERROR):
+        resp = app.test_client().put("/api/broken", headers={"Authorization": f"Bearer {SECRET}"})
+    assert resp.status_code == 500 and resp.mimetype == "application/problem+json"
+    assert resp.get_json()["detail"] == "the server failed to handle this request"
+    assert "RuntimeError: bug" in caplog.text and "/api/broken" in caplog.text and SECRET not in caplog.text
+
+
 def test_production_app_is_not_in_debug_mode(settings, engine):
     app = create_app(settings, engine)
     assert app.debug is False and app.testing is False
