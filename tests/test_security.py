@@ -13,11 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -35,13 +30,13 @@ from repository.config import Settings
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.fixtures import load_corpus
 from tests.shared import CORPUS
+from tests.torturekit import free_port, production_server
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # POST here is a form of reading (OAI-PMH allows POST; the workbench stores nothing): open to all.
 READING_POSTS = {"/oai", "/workbench"}
 SECRET = "s3cret-key-that-must-never-be-shown-7f2a"
 PASSWORD = "db-pa55word-that-must-never-be-shown-91c4"
-BIN = Path(sys.executable).parent
 MODS_FILE = min(CORPUS.glob("mods/fsu-*.xml"))
 
 
@@ -139,9 +134,7 @@ def test_production_app_is_not_in_debug_mode(settings, engine):
 # --- a database that does not answer ----------------------------------------------------------
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # nothing listens once the socket closes
+    return free_port()  # nothing listens once the probing socket closes
 
 
 def test_a_database_that_does_not_answer_is_a_503_that_names_no_secret(tmp_path, caplog):
@@ -178,19 +171,6 @@ def _request(url: str, method: str = "GET", data: bytes | None = None, headers: 
         return bytes(str(err.headers), "utf-8") + err.read()
 
 
-def _wait_until_serving(base: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"granary serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            _request(f"{base}/oai?verb=Identify")
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"granary serve did not answer:\n{log.read_text()[-3000:]}")
-
-
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_served_responses_and_logs_never_show_secret_password_or_token(db_url, tmp_path, engine, registry):
     # Trust authentication ignores the password, so the server runs with one in its URL.
@@ -199,17 +179,10 @@ def test_served_responses_and_logs_never_show_secret_password_or_token(db_url, t
     settings = make_settings(url, tmp_path, GRANARY_SECRET_KEY=SECRET, GRANARY_PAGE_SIZE="5")
     load_corpus(settings, engine, registry)
     token = create_token(engine, "writer", "write")
-    port = _closed_port()
-    base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRANARY_")}
-    env.update(GRANARY_DATABASE_URL=url, GRANARY_SECRET_KEY=SECRET, GRANARY_PAGE_SIZE="5",
-               HOME=str(tmp_path), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+    env.update(GRANARY_DATABASE_URL=url, GRANARY_SECRET_KEY=SECRET, GRANARY_PAGE_SIZE="5", HOME=str(tmp_path))
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(BIN / "granary"), "serve", "--port", str(port), "--workers", "1"], env=env,
-                                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_until_serving(base, proc, log)
+    with production_server(env, 1, log, tmp_path) as base:
         auth = {"Authorization": f"Bearer {token}"}
         seen = [_request(f"{base}{path}") for path in (
             "/oai?verb=Identify", "/oai?verb=ListRecords&metadataPrefix=oai_dc",
@@ -227,9 +200,6 @@ def test_served_responses_and_logs_never_show_secret_password_or_token(db_url, t
             _request(f"{base}/api/records/sec-1", "DELETE", headers=auth),
         ]
         assert b"201 Created" in seen[-4] or b"Status: 201" in seen[-4] or b"sec-1" in seen[-4]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
     served = b"\n".join(seen).decode("utf-8", "replace")
     logged = log.read_text(errors="replace")
     assert "GET /oai?verb=Identify" in logged  # the access log was written, and read here
