@@ -200,11 +200,12 @@ def _departed(q: ListQuery, cols: list, after: tuple[int, int] | None):
 
 def count_list(conn: Connection, q: ListQuery) -> int:
     stamp_col, id_col = _keys(q)
-    stmt = _base(q, [func.count()])
     if q.set_spec is not None and q.native_formats is None:
         # A set's rows carry their stamps: counted on the set's index alone, without the join
         # (on PostgreSQL 11 ms -> 2 ms for a set of 10,000 records).
         stmt = select(func.count()).select_from(record_sets)
+    else:
+        stmt = _base(q, [func.count()])
     n = int(conn.execute(stmt.where(*_filters(q, stamp_col, id_col, None))).scalar_one())
     if q.departures and q.set_spec is not None:
         n += int(conn.execute(select(func.count()).select_from(_departed(q, [records.c.id], None).subquery()))
