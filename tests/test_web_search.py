@@ -3,6 +3,7 @@ on SQLite (FTS5) and PostgreSQL (tsvector)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -10,9 +11,11 @@ from sqlalchemy import text
 
 from repository.demo.load import load_demo
 from repository.ingest.prepare import prepare
-from repository.search.index import reindex_all
+from repository.search.index import document_of, reindex_all
 from repository.search.query import MAX_PAGE, PAGE_SIZE, SearchQuery, fts5_match, search, terms_of, tsquery
 from repository.store import writes
+from repository.web.record_view import view_of
+from tests.shared import CORPUS
 from tests.test_web_pages import MODS, page
 
 ANCHOR = "110365"
@@ -29,6 +32,31 @@ def _write(engine, registry, local_id: str, title: str, year: str = "1950", abst
            + (f"<abstract>{abstract}</abstract>" if abstract else "") + "</mods>").encode()
     fmt = registry.format("mods")
     writes.write_records(engine, 60, [prepare(registry, fmt, etree.fromstring(xml), local_id, xml, frozenset(sets))])
+
+
+def _mods_roots() -> list[etree._Element]:
+    """Every MODS record of the shared corpus and the demo collection."""
+    paths = [*sorted(CORPUS.rglob("*.xml")), *sorted((Path(__file__).parents[1] / "repository/demo/records").glob("*.xml"))]
+    roots = []
+    for path in paths:
+        try:
+            roots += etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot().iter(f"{{{MODS}}}mods")
+        except etree.XMLSyntaxError:
+            continue  # the corpus's invalid/ holds some on purpose
+    return roots
+
+
+def test_search_documents_read_records_as_their_pages_do():
+    """Ingest makes search documents with a reader of their own (the page's whole view costs
+    twice as much); on every real record it must agree with what the record page shows."""
+    roots = _mods_roots()
+    assert len(roots) > 100
+    for root in roots:
+        view = view_of(root)
+        doc = document_of(root)
+        assert (doc.title, doc.names, doc.subjects, doc.description, doc.year) == (
+            view.title, "\n".join(n.name for n in view.names), "\n".join(view.subjects),
+            "\n".join([*view.abstracts, *(t for _, t in view.notes)]), view.year), root.sourceline
 
 
 def _hits(engine, q: str, **kw) -> list[str]:

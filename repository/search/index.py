@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, select
 from metadata.errors import MetadataError
 from repository.db.tables import disseminations, records
 from metadata.safe_xml import parse_xml
-from repository.web.record_view import view_of
+from repository.web.record_view import search_fields
 
 SQLITE_TABLE = "search_fts"
 PG_TABLE = "search_documents"
@@ -36,9 +36,6 @@ class SearchDocument:
     year: int | None
 
 
-_SEARCHED = frozenset({"name", "originInfo", "abstract", "note", "subject"})
-
-
 def document(mods_xml: bytes) -> SearchDocument | None:
     try:
         root = parse_xml(mods_xml, "record").getroot()
@@ -49,10 +46,8 @@ def document(mods_xml: bytes) -> SearchDocument | None:
 
 def document_of(root: etree._Element) -> SearchDocument:
     """The search document of a MODS root, read as the record page reads it."""
-    view = view_of(root, _SEARCHED)
-    names = "\n".join(n.name for n in view.names)
-    description = "\n".join([*view.abstracts, *(t for _, t in view.notes)])
-    return SearchDocument(view.title, names, "\n".join(view.subjects), description, view.year)
+    f = search_fields(root)
+    return SearchDocument(f.title, "\n".join(f.names), "\n".join(f.subjects), "\n".join(f.description), f.year)
 
 
 def _mark(conn: Connection) -> str:

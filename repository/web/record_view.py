@@ -34,8 +34,9 @@ LANGUAGES = {
 _DATE_LABELS = {"dateCreated": "Created", "dateIssued": "Issued", "dateCaptured": "Captured",
                 "dateValid": "Valid", "dateModified": "Modified", "copyrightDate": "Copyright",
                 "dateOther": "Date"}
-_SUBJECT_PARTS = ("topic", "geographic", "temporal", "genre", "occupation", "name", "titleInfo",
-                  "hierarchicalGeographic", "cartographics", "geographicCode")
+_SUBJECT_PARTS = {M + local: local for local in ("topic", "geographic", "temporal", "genre", "occupation", "name",
+                                                  "titleInfo", "hierarchicalGeographic", "cartographics",
+                                                  "geographicCode")}
 
 
 @dataclass(frozen=True)
@@ -117,29 +118,30 @@ def _roles(name: etree._Element) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _name_value(el: etree._Element) -> str:
+    """A name as shown: its first displayForm with text, else built from its parts."""
+    return next((text(d) for d in _children(el, "displayForm") if text(d)), "") or name_string(el)[0]
+
+
 def _name(el: etree._Element) -> Name | None:
-    display = next((text(d) for d in _children(el, "displayForm") if text(d)), "")
-    value = display or name_string(el)[0]
+    value = _name_value(el)
     return Name(value, _roles(el), el.get("type") or "") if value else None
 
 
 def _subject(el: etree._Element) -> str:
     parts: list[str] = []
     for child in el:
-        if not isinstance(child.tag, str):
+        local = _SUBJECT_PARTS.get(child.tag)
+        if local is None:
             continue
-        local = etree.QName(child).localname
         if local == "name":
-            n = _name(child)
-            value = n.name if n else ""
+            value = _name_value(child)
         elif local == "titleInfo":
             value = title_string(child)[0]
         elif local == "hierarchicalGeographic":
             value = " -- ".join(text(c) for c in child if isinstance(c.tag, str) and text(c))
-        elif local in _SUBJECT_PARTS:
-            value = text(child)
         else:
-            continue
+            value = text(child)
         if value:
             parts.append(value)
     return " -- ".join(parts)
@@ -201,27 +203,36 @@ def record_view(mods_xml: bytes) -> RecordView:
     return view_of(root)
 
 
-def view_of(root: etree._Element, only: frozenset[str] | None = None) -> RecordView:
-    """The view of a MODS root; with `only`, of just those top-level elements (the search
-    index needs five kinds, and ingest builds one document per record)."""
-    view = RecordView()
-    key_dates: list[str] = []
+def _titles(root: etree._Element) -> tuple[str, list[str]]:
+    """The title (the first untyped one, else the first of any type) and the others."""
+    title, others = "", []
     for ti in _children(root, "titleInfo"):
         value = title_string(ti)[0]
         if not value:
             continue
-        if not view.title and ti.get("type") is None:
-            view.title = value
+        if not title and ti.get("type") is None:
+            title = value
         else:
-            _add(view.alternative_titles, value)
-    if not view.title and view.alternative_titles:
-        view.title = view.alternative_titles.pop(0)
+            _add(others, value)
+    if not title and others:
+        title = others.pop(0)
+    return title, others
+
+
+def _year(date: str) -> int | None:
+    match = _YEAR.match(date)
+    return int(match.group(1)) if match else None
+
+
+def view_of(root: etree._Element) -> RecordView:
+    """The view of a MODS root."""
+    view = RecordView()
+    key_dates: list[str] = []
+    view.title, view.alternative_titles = _titles(root)
     for el in root:
         if not isinstance(el.tag, str):
             continue
         local = etree.QName(el).localname
-        if only is not None and local not in only:
-            continue
         if local == "name":
             n = _name(el)
             if n:
@@ -278,6 +289,52 @@ def view_of(root: etree._Element, only: frozenset[str] | None = None) -> RecordV
             view.record_source = next((text(c) for c in _children(el, "recordContentSource") if text(c)), "")
             view.record_created = next((text(c) for c in _children(el, "recordCreationDate") if text(c)), "")
     view.date = key_dates[0] if key_dates else (view.dates[0][1] if view.dates else "")
-    match = _YEAR.match(view.date)
-    view.year = int(match.group(1)) if match else None
+    view.year = _year(view.date)
     return view
+
+
+@dataclass(frozen=True)
+class SearchFields:
+    title: str
+    names: list[str]
+    subjects: list[str]
+    description: list[str]   # abstracts, then notes other than source citations
+    year: int | None
+
+
+_NAME, _ORIGIN, _ABSTRACT, _NOTE, _SUBJECT = (M + n for n in ("name", "originInfo", "abstract", "note", "subject"))
+_DATE_TAGS = {M + local: local for local in _DATE_LABELS}
+
+
+def search_fields(root: etree._Element) -> SearchFields:
+    """What the search index keeps of a record, by the rules `view_of` reads it with, without
+    the rest of the view: ingest makes one per record, and this is a fifth of its staging."""
+    title, _ = _titles(root)
+    names: list[str] = []
+    subjects: list[str] = []
+    abstracts: list[str] = []
+    notes: list[str] = []
+    key_date, first_date = "", ""
+    for el in root:
+        tag = el.tag
+        if tag == _NAME:
+            value = _name_value(el)
+            if value:
+                names.append(value)
+        elif tag == _SUBJECT:
+            _add(subjects, _subject(el))
+        elif tag == _ABSTRACT:
+            _add(abstracts, text(el))
+        elif tag == _NOTE:
+            if el.get("type") != "source" and text(el):
+                notes.append(text(el))
+        elif tag == _ORIGIN and not key_date:
+            groups: dict[str, list[etree._Element]] = {}
+            for child in el:
+                if child.tag in _DATE_TAGS:
+                    groups.setdefault(child.tag, []).append(child)
+                    if child.get("keyDate") == "yes" and text(child):
+                        key_date = key_date or text(child)
+            if not first_date:
+                first_date = next((v for els in groups.values() if (v := _date_value(els))), "")
+    return SearchFields(title, names, subjects, abstracts + notes, _year(key_date or first_date))
