@@ -55,15 +55,18 @@ def _mark(conn: Connection) -> str:
 
 
 def reindex(conn: Connection, record_ids: Iterable[int],
-            documents: dict[int, SearchDocument | None] | None = None) -> None:
+            documents: dict[int, SearchDocument | None] | None = None, created: frozenset[int] = frozenset()) -> None:
     """Make the index agree with the store for these records: live ones are (re)indexed
     from their MODS dissemination, deleted or missing ones are removed. `documents` are
-    ready-made documents of live records (ingest makes them in its worker processes)."""
+    ready-made documents of live records (ingest makes them in its worker processes).
+    `created` are records this transaction inserted: they have no old document to delete,
+    and on SQLite a DELETE, even of nothing, makes FTS5 flush what it holds in memory."""
     ids = sorted(set(record_ids))
     documents = documents or {}
     sqlite = conn.dialect.name == "sqlite"
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
+        stale = ", ".join(str(int(i)) for i in chunk if i not in created)
         docs = [(i, documents[i]) for i in chunk if documents.get(i) is not None]
         missing = [i for i in chunk if i not in documents]
         if missing:
@@ -76,14 +79,15 @@ def reindex(conn: Connection, record_ids: Iterable[int],
         values = [(rid, d.title, d.names, d.subjects, d.description, d.year) for rid, d in docs]
         m = _mark(conn)
         marks = ", ".join([m] * 6)
-        in_list = ", ".join(str(int(i)) for i in chunk)
         if sqlite:
-            conn.exec_driver_sql(f"DELETE FROM {SQLITE_TABLE} WHERE rowid IN ({in_list})")
+            if stale:
+                conn.exec_driver_sql(f"DELETE FROM {SQLITE_TABLE} WHERE rowid IN ({stale})")
             if values:
                 conn.exec_driver_sql(f"INSERT INTO {SQLITE_TABLE} (rowid, title, names, subjects, description, year) "
                                      f"VALUES ({marks})", values)
         else:
-            conn.exec_driver_sql(f"DELETE FROM {PG_TABLE} WHERE record_id IN ({in_list})")
+            if stale:
+                conn.exec_driver_sql(f"DELETE FROM {PG_TABLE} WHERE record_id IN ({stale})")
             if values:
                 conn.exec_driver_sql(f"INSERT INTO {PG_TABLE} (record_id, title, names, subjects, description, year) "
                                      f"VALUES ({marks})", values)

@@ -212,7 +212,8 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
         conn.execute(update(record_sources).where(record_sources.c.record_id == bindparam("b_id")), sources)
     membership.apply(conn, member_changes)
     insert_many(conn, disseminations, _DISSEMINATION_COLUMNS, diss_rows)
-    reindex(conn, reindexed, documents)  # the search index follows added and changed records
+    # the search index follows added and changed records
+    reindex(conn, reindexed, documents, created=frozenset(ids.values()) if new else frozenset())
 
 
 def tombstone(conn: Connection, now: int, local_id: str, if_stamp: int | None = None) -> bool:
