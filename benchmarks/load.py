@@ -14,6 +14,8 @@ Steps, each a subprocess with the store's environment:
   5. after a one-second pause, `granary ingest` of 1,000 modified records: the
      "last 1,000 changes" that a `from` harvest must find. `from_datestamp` is
      the first whole second after the deletions.
+`ingest_at_once` times one `granary ingest` of the whole corpus into a store of
+its own (no sets), the way a collection without sets is loaded.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import GRANARY, OUT, Store, db_size_bytes, make_store, run_measured  # noqa: E402
+from common import GRANARY, OUT, Store, db_size_bytes, drop_store, make_store, run_measured  # noqa: E402
 from generate import generate  # noqa: E402
 
 SUMMARY_RE = re.compile(r"added (\d+), updated (\d+), unchanged (\d+)")
@@ -130,6 +132,27 @@ def build(store: Store, corpus: Path, manifest: dict, log=print) -> dict:
     return res
 
 
+def ingest_at_once(db: str, tag: str, corpus: Path, manifest: dict, log=print) -> dict:
+    """One `granary ingest` of the whole corpus into an empty store of its own, then dropped.
+
+    The store that the harvests use is loaded one command per group of files that share
+    their sets, so each command pays its own start-up and worker spawns; this is the rate
+    of a load that is one command."""
+    store = make_store(db, f"{tag}-at-once")
+    try:
+        _granary(store, "init")
+        m = _granary(store, "ingest", *(str(corpus / f["path"]) for f in manifest["files"]))
+        added, _, _ = _counts(m.stdout)
+        if added != manifest["size"]:
+            raise RuntimeError(f"one-command ingest added {added} records, expected {manifest['size']}")
+        log(f"  ingest in one command: {added} records in {m.wall:.1f}s = {added / m.wall:.0f}/s, "
+            f"peak RSS {m.peak_rss / 1e6:.0f} MB")
+        return {"records": added, "seconds": round(m.wall, 2), "records_per_s": round(added / m.wall, 1),
+                "peak_rss_mb": round(m.peak_rss / 1e6, 1)}
+    finally:
+        drop_store(store)
+
+
 def _delete_many(ids: list[str]) -> None:
     from repository.app import create_app
     from repository.store import writes
@@ -151,6 +174,7 @@ def main() -> None:
     manifest = generate(a.size, a.seed, OUT)
     store = make_store(a.db, f"{a.size}-load")
     res = build(store, OUT / f"corpus-{a.size}", manifest)
+    res["ingest_at_once"] = ingest_at_once(a.db, f"{a.size}-load", OUT / f"corpus-{a.size}", manifest)
     print(json.dumps(res, indent=1))
     print(f"store kept: {store.url}")
 
