@@ -72,3 +72,29 @@ def test_postgres_pages_seek_with_a_row_comparison(postgres_engine):
                                                    {"upper": 10, "after_stamp": 1, "after_id": 1, "limit": 10,
                                                     "prefix": "oai_dc"}))
     assert "ix_records_stamp_id" in plan and "ROW(stamp, id) > ROW(" in plan, plan
+
+
+def _relations(node: dict) -> set[str]:
+    own = {node["Relation Name"]} if "Relation Name" in node else set()
+    return own.union(*(_relations(child) for child in node.get("Plans", [])))
+
+
+def _nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+@pytest.mark.parametrize("resumed", [False, True])
+@pytest.mark.parametrize("with_metadata", [False, True])
+def test_postgres_set_pages_join_only_the_page(postgres_engine, with_metadata, resumed):
+    # A fresh store has no statistics, the case in which the planner once joined a whole set
+    # to records and their XML and sorted it: the page's keys are limited before any join.
+    sql = _page_sql(False, with_metadata, True, False, False, 0, resumed)
+    params = {"upper": 10, "after_stamp": 1, "after_id": 1, "limit": 10, "prefix": "oai_dc", "spec": "a"}
+    with postgres_engine.connect() as conn:
+        (plan,), = conn.execute(sa.text("EXPLAIN (FORMAT JSON) " + sql),
+                                {k: v for k, v in params.items() if k in param_names(sql)}).one()
+    nodes = list(_nodes(plan["Plan"]))
+    assert any(n["Node Type"] == "Limit" and _relations(n) == {"record_sets"} for n in nodes), plan
+    assert all(_relations(n) == {"record_sets"} for n in nodes if n["Node Type"] in ("Limit", "Sort")), plan
