@@ -54,6 +54,7 @@ record_sets = Table(
     Index("ix_record_sets_spec_stamp_record", "spec", "stamp", "record_id"),
 )
 
+# On PostgreSQL `xml` is lz4-compressed (migration 0004): list pages decompress every value they send.
 disseminations = Table(
     "disseminations", metadata_obj,
     Column("record_id", Integer, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
