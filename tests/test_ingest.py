@@ -150,6 +150,26 @@ def test_reingesting_identical_records_keeps_datestamps(settings, engine, regist
     assert _stamps(engine) == before
 
 
+def _analyzed(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(sa.text("SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                                        "AND last_analyze IS NOT NULL")).scalars())
+
+
+def test_a_bulk_ingest_refreshes_postgresql_statistics(settings, engine, registry, monkeypatch):
+    """Where autovacuum is slow or off, the planner would otherwise plan a large new set's
+    pages as if it held a few rows. Below the threshold, nothing is analyzed."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's plans do not depend on statistics here (tests/test_query_plans.py)")
+    paths = corpus_paths("mods/princeton-*.xml")
+    monkeypatch.setattr(writes, "ANALYZE_AFTER", len(paths) + 1)
+    ingest(paths, settings, engine, registry, ids_from_record=False)
+    assert _analyzed(engine) == set()
+    monkeypatch.setattr(writes, "ANALYZE_AFTER", 1)
+    ingest(corpus_paths("mods/stanford-*.xml"), settings, engine, registry, ids_from_record=False)
+    assert _analyzed(engine) >= {"records", "record_sets", "disseminations", "search_documents"}
+
+
 def test_whitespace_only_changes_keep_the_datestamp(settings, engine, registry, tmp_path):
     src = CORPUS / "mods/fsu-FSU_MSS0204_B01_F10_09.xml"
     ingest([src], settings, engine, registry)

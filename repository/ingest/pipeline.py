@@ -32,6 +32,7 @@ from repository.ingest.stage import (
 from repository.store.queries import content_hashes
 from repository.store.writes import (
     PreparedRecord,
+    refresh_statistics,
     write_records,
 )
 
@@ -130,6 +131,7 @@ def write_prepared(engine: Engine, settings: Settings, prepared: Iterable[Prepar
         report.problems.append(Problem(exc.source, exc.message, exc.record))
         raise refusal(report) from None
     report.added, report.updated, report.unchanged = summary.added, summary.updated, summary.unchanged
+    refresh_statistics(engine, summary)
 
 
 def _digest(local_id: str) -> int:

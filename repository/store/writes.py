@@ -80,6 +80,22 @@ def run_write(engine: Engine, lease_timeout_s: int, work: Callable[[Connection, 
         raise
 
 
+# A write that changes at least this many records refreshes PostgreSQL's planner statistics.
+ANALYZE_AFTER = 10_000
+_ANALYZED = ("records", "record_sources", "record_sets", "disseminations", "search_documents")
+
+
+def refresh_statistics(engine: Engine, summary: WriteSummary) -> None:
+    """After a bulk write, ANALYZE the tables it grew (PostgreSQL). Until autovacuum gets
+    round to it (never, where it is off), the planner takes a set of 10,000 records for 10
+    rows and sorts the whole set with its XML for a first page: 31 ms instead of 5."""
+    if engine.dialect.name != "postgresql" or summary.added + summary.updated < ANALYZE_AFTER:
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"ANALYZE {', '.join(_ANALYZED)}")
+        conn.commit()
+
+
 def _check_sets_exist(conn: Connection, specs: set[str], rules: membership.Rules) -> None:
     if not specs:
         return
