@@ -87,3 +87,26 @@ def test_update_set_renames_without_moving_datestamps(engine, one):
         writes.update_set(engine, 60, "zzz", name="x")
     with pytest.raises(SetError, match="non-empty"):
         writes.update_set(engine, 60, "a", name=" ")
+
+
+def _prepared_statements(conn) -> int:
+    return conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one()
+
+
+def test_write_transactions_plan_each_statement_afresh(engine):
+    """A bulk write grows the tables it looks records up in; psycopg's prepared statements
+    would keep a plan made while they were empty (a sequential scan) for the whole write.
+    Reads on the same pooled connection still get prepared after a few runs."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's prepared statements are PostgreSQL's")
+    from repository.db.engine import write_transaction
+
+    lookup = sa.select(records.c.id).where(records.c.local_id.in_(["a", "b"]))
+    with write_transaction(engine) as conn:
+        for _ in range(8):
+            conn.execute(lookup).all()
+        assert _prepared_statements(conn) == 0
+    with engine.connect() as conn:
+        for _ in range(8):
+            conn.execute(lookup).all()
+        assert _prepared_statements(conn) >= 1

@@ -60,8 +60,21 @@ def db_now_us(conn: Connection) -> int:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that holds the write lock from its first statement on SQLite."""
+    """A transaction that holds the write lock from its first statement on SQLite.
+
+    On PostgreSQL its statements are planned afresh each time instead of as psycopg's
+    prepared statements: a bulk write grows its tables as it goes, and a plan cached
+    while `records` was empty (a sequential scan to find 500 local ids) was kept for
+    the rest of the transaction, so an ingest slowed with every record it wrote."""
     with engine.connect() as conn:
         conn = conn.execution_options(granary_write=True)
-        with conn.begin():
-            yield conn
+        driver = conn.connection.dbapi_connection
+        threshold = getattr(driver, "prepare_threshold", None)
+        if not is_sqlite(conn):
+            driver.prepare_threshold = None
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if not is_sqlite(conn) and not conn.invalidated:
+                driver.prepare_threshold = threshold
