@@ -100,12 +100,14 @@ def test_postgres_set_pages_join_only_the_page(postgres_engine, with_metadata, r
     assert all(_relations(n) == {"record_sets"} for n in nodes if n["Node Type"] in ("Limit", "Sort")), plan
 
 
-def test_postgres_stores_disseminations_with_lz4(postgres_engine):
-    # List pages decompress every record they send; lz4 does it several times faster than pglz.
+@pytest.mark.parametrize("table, column", [("disseminations", "xml"), ("record_sources", "native_xml")])
+def test_postgres_stores_xml_with_lz4(postgres_engine, table, column):
+    # List pages decompress every record they send, and every ingest compresses the raw
+    # sources; lz4 does both several times faster than pglz.
     with postgres_engine.connect() as conn:
         if not conn.exec_driver_sql("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
                                     "WHERE name = 'default_toast_compression'").scalar():
             pytest.skip("this PostgreSQL has no lz4 (older than 14, or built without it)")
-        method = conn.exec_driver_sql("SELECT attcompression FROM pg_attribute "
-                                      "WHERE attrelid = 'disseminations'::regclass AND attname = 'xml'").scalar()
+        method = conn.exec_driver_sql(f"SELECT attcompression FROM pg_attribute "
+                                      f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'").scalar()
     assert method == "l"

@@ -30,6 +30,7 @@ records = Table(
 
 # The record exactly as ingested, apart from `records`: list pages read `records` rows for
 # every record they serve, and SQLite reads past a large value to reach later columns.
+# lz4-compressed on PostgreSQL (migration 0004), which every ingest pays for.
 record_sources = Table(
     "record_sources", metadata_obj,
     Column("record_id", Integer, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
