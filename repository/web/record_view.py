@@ -34,6 +34,9 @@ LANGUAGES = {
 _DATE_LABELS = {"dateCreated": "Created", "dateIssued": "Issued", "dateCaptured": "Captured",
                 "dateValid": "Valid", "dateModified": "Modified", "copyrightDate": "Copyright",
                 "dateOther": "Date"}
+_DATE_TAGS = {M + local: local for local in _DATE_LABELS}
+_NAME, _ORIGIN, _ABSTRACT, _NOTE, _SUBJECT, _PUBLISHER, _PLACE = (
+    M + n for n in ("name", "originInfo", "abstract", "note", "subject", "publisher", "place"))
 _SUBJECT_PARTS = {M + local: local for local in ("topic", "geographic", "temporal", "genre", "occupation", "name",
                                                   "titleInfo", "hierarchicalGeographic", "cartographics",
                                                   "geographicCode")}
@@ -158,26 +161,31 @@ def _date_value(els: list[etree._Element]) -> str:
     return value
 
 
-def _origin(view: RecordView, origin: etree._Element, key: list[str]) -> None:
+def _dates(origin: etree._Element) -> tuple[list[tuple[str, str]], list[str]]:
+    """An originInfo's dates, labelled, in the order their kinds first appear; and its key dates."""
     groups: dict[str, list[etree._Element]] = {}
+    key: list[str] = []
     for child in origin:
-        if not isinstance(child.tag, str):
+        local = _DATE_TAGS.get(child.tag)
+        if local is None:
             continue
-        local = etree.QName(child).localname
-        if local in _DATE_LABELS:
-            groups.setdefault(local, []).append(child)
-            if child.get("keyDate") == "yes" and text(child):
-                key.append(text(child))
-        elif local == "publisher":
+        groups.setdefault(local, []).append(child)
+        if child.get("keyDate") == "yes" and text(child):
+            key.append(text(child))
+    return [(_DATE_LABELS[local], value) for local, els in groups.items() if (value := _date_value(els))], key
+
+
+def _origin(view: RecordView, origin: etree._Element, key: list[str]) -> None:
+    dates, keys = _dates(origin)
+    view.dates += dates
+    key += keys
+    for child in origin:
+        if child.tag == _PUBLISHER:
             _add(view.publishers, text(child))
-        elif local == "place":
+        elif child.tag == _PLACE:
             for term in _children(child, "placeTerm"):
                 if term.get("type") != "code":
                     _add(view.places, text(term))
-    for local, els in groups.items():
-        value = _date_value(els)
-        if value:
-            view.dates.append((_DATE_LABELS[local], value))
 
 
 def _location(view: RecordView, loc: etree._Element) -> None:
@@ -302,8 +310,6 @@ class SearchFields:
     year: int | None
 
 
-_NAME, _ORIGIN, _ABSTRACT, _NOTE, _SUBJECT = (M + n for n in ("name", "originInfo", "abstract", "note", "subject"))
-_DATE_TAGS = {M + local: local for local in _DATE_LABELS}
 
 
 def search_fields(root: etree._Element) -> SearchFields:
@@ -329,12 +335,7 @@ def search_fields(root: etree._Element) -> SearchFields:
             if el.get("type") != "source" and text(el):
                 notes.append(text(el))
         elif tag == _ORIGIN and not key_date:
-            groups: dict[str, list[etree._Element]] = {}
-            for child in el:
-                if child.tag in _DATE_TAGS:
-                    groups.setdefault(child.tag, []).append(child)
-                    if child.get("keyDate") == "yes" and text(child):
-                        key_date = key_date or text(child)
-            if not first_date:
-                first_date = next((v for els in groups.values() if (v := _date_value(els))), "")
+            dates, keys = _dates(el)
+            key_date = keys[0] if keys else ""
+            first_date = first_date or (dates[0][1] if dates else "")
     return SearchFields(title, names, subjects, abstracts + notes, _year(key_date or first_date))
