@@ -32,7 +32,6 @@ from repository.ingest.stage import (
 from repository.store.queries import content_hashes
 from repository.store.writes import (
     PreparedRecord,
-    refresh_statistics,
     write_records,
 )
 
@@ -131,7 +130,6 @@ def write_prepared(engine: Engine, settings: Settings, prepared: Iterable[Prepar
         report.problems.append(Problem(exc.source, exc.message, exc.record))
         raise refusal(report) from None
     report.added, report.updated, report.unchanged = summary.added, summary.updated, summary.unchanged
-    refresh_statistics(engine, summary)
 
 
 def _digest(local_id: str) -> int:
