@@ -68,13 +68,15 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     the rest of the transaction, so an ingest slowed with every record it wrote."""
     with engine.connect() as conn:
         conn = conn.execution_options(granary_write=True)
+        if is_sqlite(conn):
+            with conn.begin():
+                yield conn
+            return
         driver = conn.connection.dbapi_connection
-        threshold = getattr(driver, "prepare_threshold", None)
-        if not is_sqlite(conn):
-            driver.prepare_threshold = None
+        threshold, driver.prepare_threshold = driver.prepare_threshold, None
         try:
             with conn.begin():
                 yield conn
         finally:
-            if not is_sqlite(conn) and not conn.invalidated:
+            if not conn.invalidated:
                 driver.prepare_threshold = threshold
