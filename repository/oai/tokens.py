@@ -37,7 +37,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of `text` as `_b64` writes them, and only so: the lenient decoder would also
+    take other spellings of the same bytes (unused low bits of the last character set, or
+    characters outside the alphabet), so one issued token would have several valid forms."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical base64url spelling")
+    return data
 
 
 def _sign(key: bytes, payload: bytes) -> bytes:
