@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from datetime import UTC, datetime
 
 from repository.oai.errors import Code, OAIError
@@ -52,5 +53,11 @@ def datestamp(stamp_us: int) -> str:
     return datetime.fromtimestamp(stamp_us // _US, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_now: list = [-1, ""]  # (second, its datestamp): strftime is a measurable share of a GetRecord
+
+
 def now_datestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if second != _now[0]:
+        _now[:] = [second, datestamp(second * _US)]
+    return _now[1]

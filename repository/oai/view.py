@@ -3,6 +3,7 @@ every protocol error, the response streamed and optionally compressed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import chain
 
 from flask import Blueprint, Response, current_app, request
@@ -30,9 +31,13 @@ def _stylesheet_pi() -> str:
     default): browsers render the response as a page; XML parsers, harvesters' included, skip it."""
     if not current_app.config.get("GRANARY_OAI_STYLESHEET"):
         return ""
+    return _stylesheet_pi_at(request.root_path, current_app.static_url_path)
+
+
+@lru_cache(maxsize=64)
+def _stylesheet_pi_at(root_path: str, static_path: str) -> str:
     # What url_for("static", filename="oai.xsl") gives, without building a URL adapter per request.
-    href = f"{request.script_root}{current_app.static_url_path}/oai.xsl"
-    return f'<?xml-stylesheet type="text/xsl" href="{envelope.attr(href)}"?>\n'
+    return f'<?xml-stylesheet type="text/xsl" href="{envelope.attr(f"{root_path}{static_path}/oai.xsl")}"?>\n'
 
 
 def _chunks(reply: Reply, base_url: str, echo: dict[str, str] | None, pi: str = "") -> Iterator[bytes]:
