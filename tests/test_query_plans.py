@@ -111,3 +111,13 @@ def test_postgres_stores_xml_with_lz4(postgres_engine, table, column):
         method = conn.exec_driver_sql(f"SELECT attcompression FROM pg_attribute "
                                       f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'").scalar()
     assert method == "l"
+
+
+@pytest.mark.parametrize("table, column", [("disseminations", "xml"), ("record_sources", "native_xml")])
+def test_postgres_keeps_compressed_xml_in_the_row(postgres_engine, table, column):
+    # Out of line, every record a page sends costs a TOAST index probe and two chunk reads.
+    with postgres_engine.connect() as conn:
+        storage = conn.exec_driver_sql(f"SELECT attstorage FROM pg_attribute "
+                                       f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'").scalar()
+    assert storage == "m"
+

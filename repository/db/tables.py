@@ -30,7 +30,8 @@ records = Table(
 
 # The record exactly as ingested, apart from `records`: list pages read `records` rows for
 # every record they serve, and SQLite reads past a large value to reach later columns.
-# lz4-compressed on PostgreSQL (migration 0004), which every ingest pays for.
+# lz4-compressed on PostgreSQL (migration 0004), which every ingest pays for, and kept in the
+# row (0005).
 record_sources = Table(
     "record_sources", metadata_obj,
     Column("record_id", Integer, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
@@ -55,7 +56,8 @@ record_sets = Table(
     Index("ix_record_sets_spec_stamp_record", "spec", "stamp", "record_id"),
 )
 
-# On PostgreSQL `xml` is lz4-compressed (migration 0004): list pages decompress every value they send.
+# On PostgreSQL `xml` is lz4-compressed (migration 0004): list pages decompress every value they send;
+# it stays in the row (0005), so a page reads no TOAST table.
 disseminations = Table(
     "disseminations", metadata_obj,
     Column("record_id", Integer, ForeignKey("records.id", ondelete="CASCADE"), primary_key=True),
