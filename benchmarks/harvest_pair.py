@@ -65,7 +65,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--store", nargs="+", action="append", required=True, metavar=("NAME URL", "CODE_DIR"))
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--set", default="korea", help="the set whose first page is timed")
+    ap.add_argument("--set", default="korea", help="the set whose first page is timed ('': none, for stores without sets)")
     a = ap.parse_args()
     stores = []
     for name, url, *code in a.store:
@@ -92,7 +92,7 @@ def main() -> None:
                     figures.setdefault((name, f"{verb} {prefix} records/CPU s"), []).append(r["records"] / cpu)
                     figures.setdefault((name, f"{verb} {prefix} records/s"), []).append(r["records_per_s"])
                     figures.setdefault((name, f"{verb} {prefix} MB/s"), []).append(r["mb_per_s"])
-            for name, server in servers:
+            for name, server in (servers if a.set else []):
                 for verb in ("ListRecords", "ListIdentifiers"):
                     q = {"verb": verb, "metadataPrefix": "oai_dc", "set": a.set}
                     figures.setdefault((name, f"{verb} set first page ms"), []).append(first_page_ms(server, q))
