@@ -8,8 +8,9 @@ only if the row would not fit on a page. Two pairs of 100,000-record stores,
 harvested side by side (benchmarks/harvest_pair.py): ListRecords oai_dc +7%
 and +2%, mods +1% and +8%; ingest time within the noise. Raw sources get the
 same. It applies to values written from now on; existing stores keep their
-rows until an ingest or `granary recrosswalk` writes them again, or `VACUUM
-FULL disseminations, record_sources` rewrites them. SQLite stores are
+values where they are until an ingest or `granary recrosswalk` writes them
+again, or `VACUUM FULL disseminations, record_sources` moves them into the
+rows (tried: a TOAST table of 1.4 MB went to nothing). SQLite stores are
 untouched.
 
 Revision ID: 0005
