@@ -53,11 +53,12 @@ def datestamp(stamp_us: int) -> str:
     return datetime.fromtimestamp(stamp_us // _US, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_now: list = [-1, ""]  # (second, its datestamp): strftime is a measurable share of a GetRecord
+_now: tuple[int, str] = (-1, "")  # (second, its datestamp): strftime is a measurable share of a GetRecord
 
 
 def now_datestamp() -> str:
-    second = int(time.time())
-    if second != _now[0]:
-        _now[:] = [second, datestamp(second * _US)]
-    return _now[1]
+    global _now
+    second, cached = int(time.time()), _now
+    if second != cached[0]:
+        cached = _now = (second, datestamp(second * _US))
+    return cached[1]
