@@ -100,7 +100,15 @@ def test_postgres_set_pages_join_only_the_page(postgres_engine, with_metadata, r
     assert all(_relations(n) == {"record_sets"} for n in nodes if n["Node Type"] in ("Limit", "Sort")), plan
 
 
-@pytest.mark.parametrize("table, column", [("disseminations", "xml"), ("record_sources", "native_xml")])
+_XML_COLUMNS = [("disseminations", "xml"), ("record_sources", "native_xml")]
+
+
+def _column_attribute(conn, table: str, column: str, attribute: str) -> str:
+    return conn.exec_driver_sql(f"SELECT {attribute} FROM pg_attribute "
+                                f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'").scalar()
+
+
+@pytest.mark.parametrize("table, column", _XML_COLUMNS)
 def test_postgres_stores_xml_with_lz4(postgres_engine, table, column):
     # List pages decompress every record they send, and every ingest compresses the raw
     # sources; lz4 does both several times faster than pglz.
@@ -108,16 +116,13 @@ def test_postgres_stores_xml_with_lz4(postgres_engine, table, column):
         if not conn.exec_driver_sql("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
                                     "WHERE name = 'default_toast_compression'").scalar():
             pytest.skip("this PostgreSQL has no lz4 (older than 14, or built without it)")
-        method = conn.exec_driver_sql(f"SELECT attcompression FROM pg_attribute "
-                                      f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'").scalar()
+        method = _column_attribute(conn, table, column, "attcompression")
     assert method == "l"
 
 
-@pytest.mark.parametrize("table, column", [("disseminations", "xml"), ("record_sources", "native_xml")])
+@pytest.mark.parametrize("table, column", _XML_COLUMNS)
 def test_postgres_keeps_compressed_xml_in_the_row(postgres_engine, table, column):
     # Out of line, every record a page sends costs a TOAST index probe and two chunk reads.
     with postgres_engine.connect() as conn:
-        storage = conn.exec_driver_sql(f"SELECT attstorage FROM pg_attribute "
-                                       f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'").scalar()
+        storage = _column_attribute(conn, table, column, "attstorage")
     assert storage == "m"
-

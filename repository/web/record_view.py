@@ -310,8 +310,6 @@ class SearchFields:
     year: int | None
 
 
-
-
 def search_fields(root: etree._Element) -> SearchFields:
     """What the search index keeps of a record, by the rules `view_of` reads it with, without
     the rest of the view: ingest makes one per record, and this is a fifth of its staging."""
