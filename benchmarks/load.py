@@ -8,9 +8,7 @@ Steps, each a subprocess with the store's environment:
      their sets (wall time, records/s, peak RSS of each process);
   3. re-ingest of the whole corpus directory in one `granary ingest` (every
      record must come back unchanged, and no datestamp may move);
-  4. withdrawals of ~2% of the records: one real `granary delete` is timed, the
-     rest go through the same store call (`writes.delete_record`) in one process,
-     since 20,000 interpreter start-ups would measure Python, not Granary;
+  4. withdrawals of ~2% of the records, listed in a file: one `granary delete --from`;
   5. after a one-second pause, `granary ingest` of 1,000 modified records: the
      "last 1,000 changes" that a `from` harvest must find. `from_datestamp` is
      the first whole second after the deletions.
@@ -106,19 +104,13 @@ def build(store: Store, corpus: Path, manifest: dict, log=print) -> dict:
         f"= {manifest['size'] / m.wall:.0f}/s, peak RSS {m.peak_rss / 1e6:.0f} MB, datestamps kept: {before == after}")
 
     deleted = manifest["deleted"]
-    m1 = _granary(store, "delete", deleted[0])
-    t0 = time.perf_counter()
-    ids_file = store.workdir / "to-delete.json"  # 20,000 ids at a million: too long for one argument
-    ids_file.write_text(json.dumps(deleted[1:]))
-    m = run_measured([sys.executable, str(Path(__file__)), "_delete-many", str(ids_file)],
-                     store.env(), store.workdir, 3600)
-    if m.returncode != 0:
-        raise RuntimeError(f"deletions failed:\n{m.stderr[-3000:]}")
-    dt = time.perf_counter() - t0
-    res["delete"] = {"records": len(deleted), "cli_one_seconds": round(m1.wall, 3),
-                     "in_process_per_s": round((len(deleted) - 1) / dt, 1)}
-    log(f"  delete: 1 via `granary delete` in {m1.wall:.2f}s; {len(deleted) - 1} more at "
-        f"{(len(deleted) - 1) / dt:.0f}/s in one process")
+    ids_file = store.workdir / "to-delete.txt"
+    ids_file.write_text("".join(f"{local}\n" for local in deleted))
+    m = _granary(store, "delete", "--from", str(ids_file))
+    res["delete"] = {"records": len(deleted), "seconds": round(m.wall, 2), "per_s": round(len(deleted) / m.wall, 1),
+                     "peak_rss_mb": round(m.peak_rss / 1e6, 1)}
+    log(f"  delete: {len(deleted)} records in one `granary delete --from` in {m.wall:.1f}s "
+        f"= {len(deleted) / m.wall:.0f}/s, peak RSS {m.peak_rss / 1e6:.0f} MB")
 
     # The touch: strictly after every earlier change, in a later whole second.
     time.sleep(1.0 - (time.time() % 1.0) + 0.05)
@@ -153,19 +145,7 @@ def ingest_at_once(db: str, tag: str, corpus: Path, manifest: dict, log=print) -
         drop_store(store)
 
 
-def _delete_many(ids: list[str]) -> None:
-    from repository.app import create_app
-    from repository.store import writes
-    app = create_app()
-    state = app.extensions["granary"]
-    for local in ids:
-        writes.delete_record(state.engine, state.settings.write_lease_timeout_seconds, local)
-
-
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "_delete-many":
-        _delete_many(json.loads(Path(sys.argv[2]).read_text()))
-        return
     ap = argparse.ArgumentParser(description="Build and time a benchmark store.")
     ap.add_argument("--size", type=int, required=True)
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")

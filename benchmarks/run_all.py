@@ -57,7 +57,7 @@ METRICS = [
     ("re-ingest peak RSS MB (one process)", lambda r: _get(r, "load.reingest.peak_rss_mb"), "flat", None, False),
     ("re-ingest kept datestamps", lambda r: 1.0 if _get(r, "load.reingest.stamps_unchanged") and
      _get(r, "load.reingest.records") == _get(r, "load.size") else 0.0, "1 (yes)", lambda v: v == 1.0, True),
-    ("deletions/s (store call)", lambda r: _get(r, "load.delete.in_process_per_s"), "-", None, True),
+    ("deletions/s (one `granary delete --from`)", lambda r: _get(r, "load.delete.per_s"), "-", None, True),
     ("reference ListRecords oai_dc rec/s", lambda r: _get(r, "harvest.reference_list_records.records_per_s"),
      "-", None, True),
     ("Granary ListRecords oai_dc rec/s", lambda r: _get(r, "harvest.granary_list_records.records_per_s"),

@@ -98,19 +98,6 @@ def ingest_command(paths: tuple[Path, ...], set_specs: tuple[str, ...], only_for
     click.echo(f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, rejected 0")
 
 
-@main.command("delete")
-@click.argument("identifier")
-def delete_command(identifier: str) -> None:
-    """Withdraw a record; it stays as a deleted tombstone for harvesters."""
-    st = require_schema()
-    local = identifier
-    prefix = f"oai:{st.settings.repository_identifier}:"
-    if identifier.startswith(prefix):
-        local = identifier[len(prefix):]
-    changed = store_call(writes.delete_record, st.engine, st.settings.write_lease_timeout_seconds, local)
-    click.echo(f"deleted {local}" if changed else f"{local} was already deleted")
-
-
 @main.group("sets")
 def sets_group() -> None:
     """List, add and remove sets."""
@@ -332,6 +319,10 @@ main.add_command(import_csv_command)
 
 from repository.commands.harvest import harvest_command  # noqa: E402
 main.add_command(harvest_command)
+
+
+from repository.commands.delete import delete_command  # noqa: E402
+main.add_command(delete_command)
 
 
 def _name_the_demo(st: AppState) -> None:

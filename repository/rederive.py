@@ -74,5 +74,5 @@ def _rederive_chunk(conn: Connection, now: int, registry: Registry, ids: list[in
         if changed:
             stamp = max(now, row.stamp + 1)
             conn.execute(update(records).where(records.c.id == row.id).values(stamp=stamp))
-            membership.restamp(conn, row.id, stamp)
+            membership.restamp(conn, {row.id: stamp})
             reindex(conn, [row.id])  # a DC record's search document comes from its MODS rendering

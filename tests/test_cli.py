@@ -46,8 +46,8 @@ class Granary:
         env.update(extra)
         return env
 
-    def __call__(self, *args: str, **env: str | None):
-        result = CliRunner().invoke(cli.main, [str(a) for a in args], env=self.env(**env))
+    def __call__(self, *args: str, stdin: str | None = None, **env: str | None):
+        result = CliRunner().invoke(cli.main, [str(a) for a in args], input=stdin, env=self.env(**env))
         # Each invocation built its own app and engine; close their connections now.
         while self._created:
             self._created.pop().extensions["granary"].engine.dispose()
@@ -197,6 +197,39 @@ def test_delete_withdraws_once_and_explains_repeats_and_unknowns(ready):
     assert unknown.exit_code != 0
     assert "no record with local identifier 'no-such-record'" in unknown.output
     assert ready.snapshot() == after_first
+
+
+def test_delete_withdraws_a_list_in_one_transaction(ready, tmp_path):
+    """A list of identifiers (a file with comments and blank lines, or standard input) is
+    withdrawn in one transaction. Unknown identifiers are all reported, each with its file and
+    line, and nothing is withdrawn; the corrected list then withdraws them all at once."""
+    ready("ingest", "--id-from", "filename", *STANFORD)
+    ids = [p.stem for p in STANFORD]
+    listing = tmp_path / "withdraw.txt"
+    listing.write_text(f"# withdrawn in November\n{ids[0]}\n\nno-such-1\noai:{REPO_ID}:{ids[1]}\nno-such-2\n")
+    before = ready.snapshot()
+    refused = ready("delete", "--from", listing)
+    assert refused.exit_code != 0
+    assert refused.output.splitlines()[-3:] == [
+        f"Error: {listing} line 4: no record with local identifier 'no-such-1'",
+        f"{listing} line 6: no record with local identifier 'no-such-2'",
+        "nothing was withdrawn"]
+    assert ready.snapshot() == before
+
+    listing.write_text(f"# withdrawn in November\n{ids[0]}\n\noai:{REPO_ID}:{ids[1]}\n{ids[0]}\n")
+    done = ready("delete", "--from", listing)
+    assert (done.exit_code, done.output.strip()) == (0, "deleted 2; already deleted 0")
+    assert ready.local_ids() == {ids[0]: True, ids[1]: True, ids[2]: False}
+    after = ready.snapshot()
+
+    piped = ready("delete", "--from", "-", stdin=f"{ids[1]}\n{ids[2]}\n")
+    assert (piped.exit_code, piped.output.strip()) == (0, "deleted 1; already deleted 1")
+    assert ready.local_ids() == {i: True for i in ids}
+    assert ready.snapshot() != after
+
+    typo = ready("delete", ids[0], "--from", "-", stdin="no-such-3\n")
+    assert "standard input line 1: no record with local identifier 'no-such-3'" in typo.output
+    assert ready("delete").exit_code == 2
 
 
 def test_sets_add_list_remove_and_their_errors(ready):

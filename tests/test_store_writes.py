@@ -8,7 +8,7 @@ from metadata.safe_xml import parse_xml
 from repository.db.tables import records, sets
 from repository.ingest.prepare import prepare
 from repository.store import writes
-from repository.store.errors import PreconditionFailed, RecordNotFound, SetError
+from repository.store.errors import PreconditionFailed, RecordNotFound, RecordsNotFound, SetError
 from tests.fixtures import corpus_paths
 
 
@@ -110,3 +110,67 @@ def test_write_transactions_plan_each_statement_afresh(engine):
         for _ in range(8):
             conn.execute(lookup).all()
         assert _prepared_statements(conn) >= 1
+
+
+def _many(engine, registry, n: int) -> list[str]:
+    """n records r0..r{n-1}, all in set a."""
+    writes.add_set(engine, 60, "a", "A", None)
+    mods = registry.format("mods")
+    paths = corpus_paths("mods/fsu-*.xml")
+    prepared = []
+    for i in range(n):
+        data = paths[i % len(paths)].read_bytes()
+        prepared.append(prepare(registry, mods, parse_xml(data, "x").getroot(), f"r{i}", data, frozenset({"a"})))
+    writes.write_records(engine, 60, prepared)
+    return [f"r{i}" for i in range(n)]
+
+
+def _state(engine) -> dict:
+    """Per record: (deleted, stamp, the stamps its memberships carry, its formats, whether it is searchable)."""
+    from repository.db.tables import disseminations, record_sets
+    from repository.search.index import PG_TABLE, SQLITE_TABLE
+    with engine.connect() as conn:
+        index = SQLITE_TABLE if engine.dialect.name == "sqlite" else PG_TABLE
+        indexed = set(conn.exec_driver_sql(
+            f"SELECT {'rowid' if index == SQLITE_TABLE else 'record_id'} FROM {index}").scalars())
+        out = {}
+        for rid, local, deleted, stamp in conn.execute(
+                sa.select(records.c.id, records.c.local_id, records.c.deleted, records.c.stamp)):
+            member_stamps = set(conn.execute(sa.select(record_sets.c.stamp).where(record_sets.c.record_id == rid))
+                                .scalars())
+            formats = set(conn.execute(sa.select(disseminations.c.prefix).where(disseminations.c.record_id == rid))
+                          .scalars())
+            out[local] = (deleted, stamp, member_stamps, formats, rid in indexed)
+        return out
+
+
+def test_withdrawing_a_list_is_all_or_nothing_across_chunks(engine, registry):
+    """Unknown identifiers anywhere in a list, in any chunk, are all named and nothing is
+    withdrawn; a good list tombstones every record in one go: a new stamp, carried by its
+    memberships, no disseminations, out of the search index; repeats and tombstones are told apart."""
+    ids = _many(engine, registry, 7)
+    before = _state(engine)
+    assert all(not d and f == {"mods", "oai_dc"} and s and m == {st} for d, st, m, f, s in before.values())
+
+    def run(local_ids):
+        return writes.run_write(engine, 60, lambda conn, now: writes.withdraw(conn, now, local_ids, chunk_size=2))
+
+    with pytest.raises(RecordsNotFound) as err:
+        run(["r0", "x1", "r1", "r2", "r3", "x2", "r4"])
+    assert err.value.local_ids == ["x1", "x2"]
+    assert str(err.value) == "no records with local identifiers 'x1', 'x2'"
+    assert _state(engine) == before
+
+    writes.delete_record(engine, 60, "r6")
+    done = run(["r0", "r1", "r0", "r2", "r3", "r4", "r6"])
+    assert (done.withdrawn, done.already_deleted, done.unknown) == (["r0", "r1", "r2", "r3", "r4"], ["r6"], [])
+    after = _state(engine)
+    for local in ids[:5]:
+        deleted, stamp, member_stamps, formats, searchable = after[local]
+        assert deleted and stamp > before[local][1] and member_stamps == {stamp}
+        assert formats == set() and not searchable
+    assert after["r5"] == before["r5"]
+
+    passed_over = writes.run_write(engine, 60, lambda conn, now: writes.withdraw(conn, now, ["r5", "x"],
+                                                                                unknown_ok=True))
+    assert (passed_over.withdrawn, passed_over.unknown) == (["r5"], ["x"])

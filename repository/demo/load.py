@@ -56,5 +56,5 @@ def load_demo(settings: Settings, engine: Engine, registry: Registry, demo_dir: 
 
     summary = writes.write_records(engine, lease, prepared())
     summary.unchanged += len(tombstones)
-    deleted = [local for local in sorted(withdrawn - tombstones) if writes.delete_record(engine, lease, local)]
+    deleted = writes.delete_records(engine, lease, sorted(withdrawn - tombstones)).withdrawn
     return DemoSummary(added, summary, deleted)

@@ -56,7 +56,6 @@ from repository.ingest.extract import Problem, issue_problem
 from repository.ingest.prepare import CrosswalkOutputError, render
 from repository.oai.identifiers import normalize_local_id
 from repository.store import queries, writes
-from repository.store.errors import RecordNotFound
 from repository.store.sets import split_specs
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -386,10 +385,8 @@ def _write_page(settings: Settings, engine: Engine, options: HarvestOptions, sta
     deleted: list[str] = []
 
     def then(conn: Connection, now: int, summary: writes.WriteSummary) -> None:
-        for local in staged.deletions:
-            with contextlib.suppress(RecordNotFound):  # removed since the page was staged
-                if writes.tombstone(conn, now, local):
-                    deleted.append(local)
+        # A deletion of a record this store does not have (never harvested, or removed) is passed over.
+        deleted.extend(writes.withdraw(conn, now, staged.deletions, unknown_ok=True).withdrawn)
         _save_state(conn, options, values)
 
     summary = writes.write_records(engine, settings.write_lease_timeout_seconds, staged.records, then=then)

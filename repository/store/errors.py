@@ -12,6 +12,14 @@ class RecordNotFound(StoreError):
         super().__init__(f"no record with local identifier {local_id!r}")
 
 
+class RecordsNotFound(StoreError):
+    def __init__(self, local_ids: list[str]) -> None:
+        self.local_ids = local_ids
+        shown = ", ".join(repr(i) for i in local_ids[:5]) + (f" and {len(local_ids) - 5} more" if len(local_ids) > 5 else "")
+        super().__init__(f"no record with local identifier {shown}" if len(local_ids) == 1
+                         else f"no records with local identifiers {shown}")
+
+
 class SetError(StoreError):
     """A set that does not exist, already exists, or cannot be removed."""
 

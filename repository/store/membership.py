@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, select, tuple_, update
 
 from metadata.safe_xml import parse_xml
 from repository.db.tables import record_sets, set_departures, sets
@@ -80,6 +80,8 @@ def apply(conn: Connection, changes: list[MembershipChange]) -> None:
         insert_many(conn, set_departures, ("record_id", "spec", "stamp"), left)
 
 
-def restamp(conn: Connection, record_id: int, stamp: int) -> None:
-    """Keep the membership rows' copy of a record's stamp current."""
-    conn.execute(update(record_sets).where(record_sets.c.record_id == record_id).values(stamp=stamp))
+def restamp(conn: Connection, stamps: dict[int, int]) -> None:
+    """Keep the membership rows' copy of these records' stamps (record id -> stamp) current."""
+    if stamps:
+        conn.execute(update(record_sets).where(record_sets.c.record_id == bindparam("b_id"))
+                     .values(stamp=bindparam("b_stamp")), [{"b_id": i, "b_stamp": s} for i, s in stamps.items()])

@@ -21,7 +21,7 @@ from repository.db.tables import disseminations, record_sets, record_sources, re
 from repository.search.index import SearchDocument, reindex
 from repository.store import clock, membership
 from repository.store.bulk import insert_many
-from repository.store.errors import ConcurrentCreate, PreconditionFailed, RecordNotFound, SetError
+from repository.store.errors import ConcurrentCreate, PreconditionFailed, RecordNotFound, RecordsNotFound, SetError
 from repository.store.rules import RuleError, compile_rule
 from repository.store.rules import normalized as normalized_rule
 from repository.store.sets import ancestors, is_valid_spec, join_specs, split_specs
@@ -236,7 +236,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
 
 def tombstone(conn: Connection, now: int, local_id: str, if_stamp: int | None = None) -> bool:
     """Turn a record into a tombstone inside a write transaction; False if it already was one."""
-    row = conn.execute(select(records.c.id, records.c.deleted, records.c.stamp, records.c.set_specs)
+    row = conn.execute(select(records.c.id, records.c.deleted, records.c.stamp)
                        .where(records.c.local_id == local_id).with_for_update()).first()
     if row is None:
         raise RecordNotFound(local_id)
@@ -244,12 +244,48 @@ def tombstone(conn: Connection, now: int, local_id: str, if_stamp: int | None = 
         raise PreconditionFailed(local_id, row.stamp)
     if row.deleted:
         return False
-    stamp = max(now, row.stamp + 1)
-    conn.execute(update(records).where(records.c.id == row.id).values(deleted=True, stamp=stamp))
-    conn.execute(delete(disseminations).where(disseminations.c.record_id == row.id))
-    membership.restamp(conn, row.id, stamp)
-    reindex(conn, [row.id])  # a tombstone leaves the search index
+    _bury(conn, now, [row])
     return True
+
+
+@dataclass
+class Withdrawal:
+    withdrawn: list[str]
+    already_deleted: list[str]
+    unknown: list[str]
+
+
+def withdraw(conn: Connection, now: int, local_ids: Iterable[str], unknown_ok: bool = False,
+             chunk_size: int = 500) -> Withdrawal:
+    """Turn records into tombstones inside a write transaction, a chunk of statements at a time.
+    Unknown identifiers raise RecordsNotFound naming every one of them, unless `unknown_ok`
+    (a harvested deletion of a record this store never had)."""
+    out = Withdrawal([], [], [])
+    for chunk in _chunks(dict.fromkeys(local_ids), chunk_size):
+        found = {row.local_id: row for row in conn.execute(
+            select(records.c.id, records.c.local_id, records.c.deleted, records.c.stamp)
+            .where(records.c.local_id.in_(chunk)).with_for_update())}
+        live = [found[i] for i in chunk if i in found and not found[i].deleted]
+        _bury(conn, now, live)
+        out.withdrawn += [row.local_id for row in live]
+        out.already_deleted += [i for i in chunk if i in found and found[i].deleted]
+        out.unknown += [i for i in chunk if i not in found]
+    if out.unknown and not unknown_ok:
+        raise RecordsNotFound(out.unknown)
+    return out
+
+
+def _bury(conn: Connection, now: int, rows: list) -> None:
+    """Mark live records deleted with a new stamp, drop their disseminations and search documents."""
+    if not rows:
+        return
+    stamps = {row.id: max(now, row.stamp + 1) for row in rows}
+    conn.execute(update(records).where(records.c.id == bindparam("b_id"))
+                 .values(deleted=True, stamp=bindparam("b_stamp")),
+                 [{"b_id": i, "b_stamp": s} for i, s in stamps.items()])
+    conn.execute(delete(disseminations).where(disseminations.c.record_id.in_(list(stamps))))
+    membership.restamp(conn, stamps)
+    reindex(conn, list(stamps))  # a tombstone leaves the search index
 
 
 def delete_record(engine: Engine, lease_timeout_s: int, local_id: str, if_stamp: int | None = None) -> bool:
@@ -258,6 +294,12 @@ def delete_record(engine: Engine, lease_timeout_s: int, local_id: str, if_stamp:
         return tombstone(conn, now, local_id, if_stamp)
 
     return run_write(engine, lease_timeout_s, work)
+
+
+def delete_records(engine: Engine, lease_timeout_s: int, local_ids: Iterable[str]) -> Withdrawal:
+    """Turn records into tombstones, all in one transaction: if any identifier is unknown,
+    RecordsNotFound names them all and nothing is withdrawn."""
+    return run_write(engine, lease_timeout_s, lambda conn, now: withdraw(conn, now, local_ids))
 
 
 def add_set(engine: Engine, lease_timeout_s: int, spec: str, name: str, description: str | None,
