@@ -440,7 +440,7 @@ def list_records() -> Response:
         if set_spec is not None and not queries.set_exists(conn, set_spec):
             raise Problem(404, "unknown-set", f"no set {set_spec!r}", field="set")
         q = queries.ListQuery("", None, set_spec, from_us, None, upper)
-        rows = queries.list_page(conn, q, after, limit + 1, False)
+        rows = list(queries.list_page(conn, q, after, limit + 1, False))
     more = len(rows) > limit
     rows = rows[:limit]
     items = []

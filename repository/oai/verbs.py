@@ -4,7 +4,7 @@ stored record fragments, bounded by GRANARY_PAGE_SIZE."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -136,7 +136,7 @@ def _record(ctx: Context, row, with_metadata: bool, datestamp: Callable[[int], s
     return b"".join((b"<record>", head, b"<metadata>", row.xml, b"</metadata>", about, b"</record>"))
 
 
-def _page(ctx: Context, rows: list, with_metadata: bool) -> bytes:
+def _page(ctx: Context, rows: Iterable, with_metadata: bool) -> bytes:
     """A whole page as one chunk: a page is bounded by GRANARY_PAGE_SIZE, and one write
     per page instead of one per record is what keeps harvesting at wire speed."""
     seconds: dict[int, str] = {}  # records written together share their datestamp string
@@ -149,6 +149,15 @@ def _page(ctx: Context, rows: list, with_metadata: bool) -> bytes:
         return text
 
     return b"".join(_record(ctx, row, with_metadata, datestamp) for row in rows)
+
+
+def _first(rows: Iterable[queries.ListRow], limit: int, seen: list[queries.ListRow]) -> Iterator[queries.ListRow]:
+    """The first `limit` of `rows` as they arrive, every row (the one past the page too) kept
+    in `seen`: the page is rendered while PostgreSQL is still sending its last records."""
+    for row in rows:
+        seen.append(row)
+        if len(seen) <= limit:
+            yield row
 
 
 def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) -> Reply:
@@ -176,9 +185,11 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
         q = queries.ListQuery(prefix, None if set(natives) >= set(ctx.registry.formats) else natives,
                               set_spec, from_us, until_us, upper,
                               departures=s.deletes_in_sets and from_us is not None)
-        rows = queries.list_page(conn, q, after, s.page_size + 1, with_metadata)
+        rows: list[queries.ListRow] = []
+        body = _page(ctx, _first(queries.list_page(conn, q, after, s.page_size + 1, with_metadata), s.page_size,
+                                 rows), with_metadata)
         more = len(rows) > s.page_size
-        rows = rows[: s.page_size]
+        del rows[s.page_size:]
         if size is None:
             size = queries.count_list(conn, q) if more else len(rows)
     if not rows:
@@ -195,7 +206,7 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
     elif after is not None:
         token_xml = envelope.resumption_token(None, cursor, max(size, cursor + len(rows)), None)
 
-    page = b"".join((f"<{verb}>".encode(), _page(ctx, rows, with_metadata), token_xml.encode(),
+    page = b"".join((f"<{verb}>".encode(), body, token_xml.encode(),
                      f"</{verb}>".encode()))
     # responseDate is the watermark: a harvester using it as its next `from` misses nothing.
     return Reply(dates.datestamp(upper), [page])

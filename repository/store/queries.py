@@ -7,7 +7,7 @@ so its cost does not depend on its depth.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
@@ -34,7 +34,7 @@ from repository.db.tables import (
     set_departures,
     sets,
 )
-from repository.store.rawsql import fetch_all, param_names
+from repository.store.rawsql import fetch_all, param_names, stream
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,9 @@ def _page_sql(sqlite: bool, with_metadata: bool, by_set: bool, windowed_from: bo
 
 
 def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, limit: int,
-              with_metadata: bool) -> list[ListRow]:
-    """Up to `limit` rows of the list after the cursor, in (stamp, id) order."""
+              with_metadata: bool) -> Iterable[ListRow]:
+    """Up to `limit` rows of the list after the cursor, in (stamp, id) order. Rows with
+    their XML are streamed (see rawsql.stream): consume them before the next statement."""
     if q.departures and q.set_spec is not None:
         return _list_page_with_departures(conn, q, after, limit, with_metadata)
     formats = q.native_formats or ()
@@ -165,7 +166,11 @@ def list_page(conn: Connection, q: ListQuery, after: tuple[int, int] | None, lim
     if after is not None:
         params["after_stamp"], params["after_id"] = after
     used = param_names(sql)
-    return [ListRow(*row) for row in fetch_all(conn, sql, {k: v for k, v in params.items() if k in used})]
+    params = {k: v for k, v in params.items() if k in used}
+    if with_metadata:
+        return map(ListRow._make, stream(conn, sql, params))
+    # Header rows are small: chunks would add more than they overlap.
+    return [ListRow(*row) for row in fetch_all(conn, sql, params)]
 
 
 def _list_page_with_departures(conn: Connection, q: ListQuery, after: tuple[int, int] | None, limit: int,

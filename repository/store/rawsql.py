@@ -9,6 +9,7 @@ arrives as bytes without hex decoding.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 
 from sqlalchemy import Connection
@@ -25,6 +26,29 @@ def _pyformat(sql: str) -> str:
 @cache
 def param_names(sql: str) -> frozenset[str]:
     return frozenset(_NAMED.findall(sql))
+
+
+def stream(conn: Connection, sql: str, params: dict) -> Iterator[tuple]:
+    """Rows of `sql` as they arrive. On PostgreSQL they come in chunks of a few rows (one row
+    at a time where libpq is older than 17), so the caller renders while the server is still
+    sending: the server's share of a ListRecords page overlaps the worker's instead of
+    preceding it. Consume it whole before the connection runs anything else."""
+    if conn.dialect.name == "sqlite":  # in-process: nothing to overlap
+        yield from fetch_all(conn, sql, params)
+        return
+    raw = conn.connection.dbapi_connection
+    try:
+        with raw.cursor(binary=True) as cur:
+            yield from cur.stream(_pyformat(sql), params, size=_chunk_rows())
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, sql, params, exc) from exc
+
+
+@cache
+def _chunk_rows() -> int:
+    """Chunks of rows need libpq 17 or newer; an older one still sends rows one at a time."""
+    from psycopg import capabilities
+    return 8 if capabilities.has_stream_chunked() else 1
 
 
 def fetch_all(conn: Connection, sql: str, params: dict) -> list[tuple]:
