@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from crosswalks.registry import default_registry
@@ -36,6 +37,7 @@ from repository.db.migrate import upgrade
 from repository.demo.load import DEMO_DIR, load_demo
 from repository.oai import tokens
 from repository.store import writes
+from tests.databases import POSTGRES_URL
 from tests.oai import NS, valid_response
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +180,26 @@ def test_compose_wires_the_app_to_a_healthy_postgres():
 
     test = app["healthcheck"]["test"]
     assert test[0] == "CMD" and test[1:] == healthcheck_from_dockerfile()
+
+
+def test_compose_gives_postgres_settings_that_postgres_accepts():
+    """The database's `-c name=value` settings name real parameters, and their default values
+    are accepted in their unit (asked of the PostgreSQL server CI runs)."""
+    command = compose()["services"]["db"]["command"]
+    assert command[0] == "postgres" and command[1::2] == ["-c"] * (len(command) // 2)
+    settings = dict(interpolate(arg, {}).split("=", 1) for arg in command[2::2])
+    assert "shared_buffers" in settings
+    engine = sa.create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as conn:
+            for name, value in settings.items():
+                unit = conn.execute(sa.text("SELECT unit FROM pg_settings WHERE name = :n"), {"n": name}).first()
+                assert unit is not None, f"{name} is not a PostgreSQL setting"
+                # pg_size_bytes parses memory sizes as the configuration file does
+                if unit[0] in ("8kB", "kB", "MB"):
+                    assert conn.execute(sa.text("SELECT pg_size_bytes(:v)"), {"v": value}).scalar() > 0
+    finally:
+        engine.dispose()
 
 
 # --- the entrypoint, for real -----------------------------------------------------------------
