@@ -15,5 +15,6 @@ if [ "$#" -gt 0 ]; then
     exec "$@"
 fi
 
-exec gunicorn --workers "${GRANARY_WORKERS:-4}" --bind "${GRANARY_HOST:-0.0.0.0}:${GRANARY_PORT:-8000}" \
-    --access-logfile - repository.wsgi:app
+# The same settings as `granary serve` (sync workers, timeout, access log, prompt close).
+exec gunicorn --config python:repository.gunicorn_conf --workers "${GRANARY_WORKERS:-4}" \
+    --bind "${GRANARY_HOST:-0.0.0.0}:${GRANARY_PORT:-8000}" repository.wsgi:app

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
+from repository import gunicorn_conf
+
 
 class GranaryServer(BaseApplication):
     def __init__(self, app, options: dict) -> None:
@@ -11,21 +13,15 @@ class GranaryServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
+        """The settings of gunicorn_conf (read as gunicorn reads a config module), then `options`."""
+        for key, value in [*vars(gunicorn_conf).items(), *self.options.items()]:
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self):
         return self.application
 
 
 def serve(app, host: str, port: int, workers: int) -> None:
-    """Serve `app` with `workers` pre-forked sync workers. Threaded workers with keep-alive
-    answered 32 GetRecord clients faster on average but with a longer tail (a kept-alive
-    client can hold its worker's attention), so the tail that harvesters see stays short."""
-    GranaryServer(app, {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "sync",
-        "timeout": 120,
-        "accesslog": "-",
-    }).run()
+    """Serve `app` with `workers` pre-forked workers, configured by gunicorn_conf."""
+    GranaryServer(app, {"bind": f"{host}:{port}", "workers": workers}).run()
