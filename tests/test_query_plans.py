@@ -100,6 +100,33 @@ def test_postgres_set_pages_join_only_the_page(postgres_engine, with_metadata, r
     assert all(_relations(n) == {"record_sets"} for n in nodes if n["Node Type"] in ("Limit", "Sort")), plan
 
 
+def _page_plan(engine, stamp: int, record_id: int) -> dict:
+    sql = _page_sql(False, True, False, False, False, 0, True)
+    params = {"upper": 10**18, "after_stamp": stamp, "after_id": record_id, "limit": 101, "prefix": "oai_dc"}
+    with engine.connect() as conn:
+        (plan,), = conn.execute(sa.text("EXPLAIN (FORMAT JSON) " + sql), params).one()
+    return plan["Plan"]
+
+
+def test_postgres_pages_of_a_store_written_in_small_writes_walk_the_index(postgres_engine):
+    """ListRecords pages stream, and a streamed statement is planned for its own values each
+    time. With no statistics the planner took 5,000 records for a few dozen and scanned and
+    sorted them all for every page; the first write of records gathers statistics."""
+    from repository.store.writes import WriteSummary, _refresh_statistics
+
+    with postgres_engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO records (id, local_id, native_format, content_hash, stamp, deleted, "
+                             "set_specs) SELECT g, 'r' || g, 'mods', 'h', 1000 + g, false, '' "
+                             "FROM generate_series(1, 5000) AS g")
+        conn.exec_driver_sql("INSERT INTO disseminations (record_id, prefix, xml, crosswalk_version) "
+                             "SELECT g, 'oai_dc', convert_to(repeat('x', 2000), 'UTF8'), '1' "
+                             "FROM generate_series(1, 5000) AS g")
+    _refresh_statistics(postgres_engine, WriteSummary(added=50))  # a small write, the first
+    nodes = list(_nodes(_page_plan(postgres_engine, 3500, 2500)))
+    assert any(n.get("Index Name") == "ix_records_stamp_id" for n in nodes), nodes
+    assert not any(n["Node Type"] == "Sort" for n in nodes), nodes
+
+
 _XML_COLUMNS = [("disseminations", "xml"), ("record_sources", "native_xml")]
 
 

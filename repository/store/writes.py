@@ -86,14 +86,18 @@ _ANALYZED = ("records", "record_sources", "record_sets", "disseminations", "sear
 
 
 def _refresh_statistics(engine: Engine, summary: WriteSummary) -> None:
-    """After a bulk write, ANALYZE the tables it grew (PostgreSQL). Until autovacuum gets
-    round to it (never, where it is off), the planner takes a set of 10,000 records for 10
-    rows and sorts the whole set with its XML for a first page: 31 ms instead of 5."""
-    if engine.dialect.name != "postgresql" or summary.added + summary.updated < ANALYZE_AFTER:
+    """ANALYZE the tables a write grew (PostgreSQL), after a bulk write or the first write of
+    records ever. Until autovacuum gets round to it (never, where it is off), the planner takes
+    a set of 10,000 records for 10 rows and sorts the whole set with its XML for a first page
+    (31 ms instead of 5), and with no statistics at all it scans and sorts all of `records`
+    for every list page. Once gathered, the planner scales them by the tables' current size."""
+    if engine.dialect.name != "postgresql" or summary.added + summary.updated == 0:
         return
     with engine.connect() as conn:
-        conn.exec_driver_sql(f"ANALYZE {', '.join(_ANALYZED)}")
-        conn.commit()
+        if summary.added + summary.updated >= ANALYZE_AFTER or conn.exec_driver_sql(
+                "SELECT reltuples < 0 FROM pg_class WHERE oid = 'records'::regclass").scalar():
+            conn.exec_driver_sql(f"ANALYZE {', '.join(_ANALYZED)}")
+            conn.commit()
 
 
 def _check_sets_exist(conn: Connection, specs: set[str], rules: membership.Rules) -> None:
