@@ -1,15 +1,16 @@
 """gunicorn's hooks for Granary's workers.
 
 `close_promptly` ends a connection as soon as its response is written, unless the
-client may still be sending. gunicorn 26 and later close every sync-worker connection gracefully (RFC 9112,
-section 9.6): half-close, then wait up to 2 s for the client's FIN, so that request
-bytes still in flight cannot make the kernel reset the connection before the client
-has read its response. A sync worker serves no one while it waits, so each request
-also costs the client's round trip: a harvester 100 ms away would hold a worker
-100 ms a page, and 32 local GetRecord clients got 15% fewer answers a second.
-Only a request with a body can still be arriving. For one without, this drains what
-has already arrived and closes the socket itself, so gunicorn's close finds it
-closed; requests with a body keep gunicorn's wait.
+client may still be sending. gunicorn 26 and later close every sync-worker
+connection gracefully (RFC 9112, section 9.6): half-close, then wait up to 2 s for
+the client's FIN, so that request bytes still in flight cannot make the kernel
+reset the connection before the client has read its response. A sync worker serves
+no one while it waits, so each request also costs the client's round trip: a
+harvester 100 ms away would hold a worker 100 ms a page, and 32 local GetRecord
+clients got 15% fewer answers a second. Only a request with a body can still be
+arriving. For one without, this drains what has already arrived and closes the
+socket itself, so gunicorn's close finds it closed; requests with a body keep
+gunicorn's wait.
 """
 from __future__ import annotations
 
@@ -50,5 +51,5 @@ def _may_send_more(headers: list[tuple[str, str]]) -> bool:
 def freeze_loaded_objects(worker) -> None:
     """gunicorn's post_worker_init hook: the objects a worker holds once the app is loaded live
     as long as it does, so the cyclic collector stops scanning them. Its full collections had
-    been the tail of GetRecord's latency (32 clients: p99 22-24 ms, 18-19 ms frozen)."""
+    been the tail of GetRecord's latency (32 clients: p99 22-24 ms before, 16-20 ms after)."""
     gc.freeze()

@@ -15,7 +15,9 @@ class RecordNotFound(StoreError):
 class RecordsNotFound(StoreError):
     def __init__(self, local_ids: list[str]) -> None:
         self.local_ids = local_ids
-        shown = ", ".join(repr(i) for i in local_ids[:5]) + (f" and {len(local_ids) - 5} more" if len(local_ids) > 5 else "")
+        shown = ", ".join(repr(i) for i in local_ids[:5])
+        if len(local_ids) > 5:
+            shown += f" and {len(local_ids) - 5} more"
         super().__init__(f"no record with local identifier {shown}" if len(local_ids) == 1
                          else f"no records with local identifiers {shown}")
 
