@@ -127,6 +127,27 @@ def test_postgres_pages_of_a_store_written_in_small_writes_walk_the_index(postgr
     assert not any(n["Node Type"] == "Sort" for n in nodes), nodes
 
 
+def test_postgres_statistics_follow_a_store_that_grew(postgres_engine):
+    """Statistics gathered at the first write are gathered again once `records` has grown by a
+    fifth (and 1 MB), not at every small write."""
+    from repository.store.writes import WriteSummary, _refresh_statistics
+
+    def add(first: int, last: int) -> float:
+        with postgres_engine.begin() as conn:
+            conn.exec_driver_sql(f"INSERT INTO records (id, local_id, native_format, content_hash, stamp, deleted, "
+                                 f"set_specs) SELECT g, 'r' || g, 'mods', repeat('h', 64), g, false, 'a b c' "
+                                 f"FROM generate_series({first}, {last}) AS g")
+        _refresh_statistics(postgres_engine, WriteSummary(added=last - first + 1))
+        with postgres_engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'records'::regclass").scalar()
+
+    assert add(1, 100) == 100
+    assert add(101, 200) == 100, "a small write to a small table keeps its statistics"
+    assert add(201, 30_000) == 30_000
+    assert add(30_001, 31_000) == 30_000, "grown by a thirtieth: kept"
+    assert add(31_001, 60_000) == 60_000
+
+
 _XML_COLUMNS = [("disseminations", "xml"), ("record_sources", "native_xml")]
 
 

@@ -83,19 +83,22 @@ def run_write(engine: Engine, lease_timeout_s: int, work: Callable[[Connection, 
 # A write that changes at least this many records refreshes PostgreSQL's planner statistics.
 ANALYZE_AFTER = 10_000
 _ANALYZED = ("records", "record_sources", "record_sets", "disseminations", "search_documents")
+# Statistics of `records` never gathered, or gathered when it was under 5/6 of its size and 1 MB.
+_STALE_SQL = ("SELECT reltuples < 0 OR pg_relation_size(oid) > 1.2 * relpages * current_setting('block_size')::int "
+              "+ 1048576 FROM pg_class WHERE oid = 'records'::regclass")
 
 
 def _refresh_statistics(engine: Engine, summary: WriteSummary) -> None:
-    """ANALYZE the tables a write grew (PostgreSQL), after a bulk write or the first write of
-    records ever. Until autovacuum gets round to it (never, where it is off), the planner takes
-    a set of 10,000 records for 10 rows and sorts the whole set with its XML for a first page
-    (31 ms instead of 5), and with no statistics at all it scans and sorts all of `records`
-    for every list page. Once gathered, the planner scales them by the tables' current size."""
+    """ANALYZE the tables a write grew (PostgreSQL) after a bulk write, or when the statistics
+    are missing or stale, as autovacuum would if it were on and had got round to it. Without
+    them the planner takes a set of 10,000 records for 10 rows and sorts the whole set with its
+    XML for a first page (31 ms instead of 5); with none at all, it scans and sorts every record
+    for every streamed list page; and statistics gathered when a store held one set group
+    leave the others out of their most common values."""
     if engine.dialect.name != "postgresql" or summary.added + summary.updated == 0:
         return
     with engine.connect() as conn:
-        if summary.added + summary.updated >= ANALYZE_AFTER or conn.exec_driver_sql(
-                "SELECT reltuples < 0 FROM pg_class WHERE oid = 'records'::regclass").scalar():
+        if summary.added + summary.updated >= ANALYZE_AFTER or conn.exec_driver_sql(_STALE_SQL).scalar():
             conn.exec_driver_sql(f"ANALYZE {', '.join(_ANALYZED)}")
             conn.commit()
 
