@@ -83,23 +83,29 @@ def run_write(engine: Engine, lease_timeout_s: int, work: Callable[[Connection, 
 # A write that changes at least this many records refreshes PostgreSQL's planner statistics.
 ANALYZE_AFTER = 10_000
 _ANALYZED = ("records", "record_sources", "record_sets", "disseminations", "search_documents")
-# Statistics of `records` never gathered, or gathered when it was under 5/6 of its size and 1 MB.
-_STALE_SQL = ("SELECT reltuples < 0 OR pg_relation_size(oid) > 1.2 * relpages * current_setting('block_size')::int "
+_LISTED = ("records", "record_sets")  # what list pages are planned on: narrow rows, quick to sample
+# Whether `records` was never analyzed; whether it has grown past 1.2 times (and 1 MB more than) its
+# size at the last ANALYZE.
+_STALE_SQL = ("SELECT reltuples < 0, pg_relation_size(oid) > 1.2 * relpages * current_setting('block_size')::int "
               "+ 1048576 FROM pg_class WHERE oid = 'records'::regclass")
 
 
 def _refresh_statistics(engine: Engine, summary: WriteSummary) -> None:
-    """ANALYZE the tables a write grew (PostgreSQL) after a bulk write, or when the statistics
-    are missing or stale, as autovacuum would if it were on and had got round to it. Without
-    them the planner takes a set of 10,000 records for 10 rows and sorts the whole set with its
-    XML for a first page (31 ms instead of 5); with none at all, it scans and sorts every record
-    for every streamed list page; and statistics gathered when a store held one set group
-    leave the others out of their most common values."""
+    """ANALYZE after a write (PostgreSQL) when statistics are missing or stale, as autovacuum
+    would if it were on and had got round to it: every table a write grew after the first
+    write of records or a bulk one; the tables list pages are planned on once `records` has
+    grown by a fifth (the XML tables and the search index take seconds to sample, and their
+    lookups are by key). Without statistics the planner takes a set of 10,000 records for 10
+    rows and sorts the whole set with its XML for a first page (31 ms instead of 5); with none
+    at all it scans and sorts every record for every streamed list page; and statistics
+    gathered when a store held one set group leave the others out of their common values."""
     if engine.dialect.name != "postgresql" or summary.added + summary.updated == 0:
         return
     with engine.connect() as conn:
-        if summary.added + summary.updated >= ANALYZE_AFTER or conn.exec_driver_sql(_STALE_SQL).scalar():
-            conn.exec_driver_sql(f"ANALYZE {', '.join(_ANALYZED)}")
+        never, grown = conn.exec_driver_sql(_STALE_SQL).one()
+        tables = _ANALYZED if never or summary.added + summary.updated >= ANALYZE_AFTER else _LISTED if grown else ()
+        if tables:
+            conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
             conn.commit()
 
 
