@@ -14,6 +14,7 @@ gunicorn's wait.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import socket
 
@@ -27,19 +28,14 @@ def close_promptly(worker, req, environ: dict, resp) -> None:
     sock = environ.get("gunicorn.socket")
     if sock is None:
         return
-    try:
+    # OSError: nothing more has arrived (the socket is non-blocking), or it is closed already
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_WR)
         sock.setblocking(False)
         drained = 0
-        while drained < DRAIN_LIMIT:
-            data = sock.recv(DRAIN_LIMIT)
-            if not data:
-                break
+        while drained < DRAIN_LIMIT and (data := sock.recv(DRAIN_LIMIT)):
             drained += len(data)
-    except OSError:  # nothing more has arrived, or the socket is closed already
-        pass
-    finally:
-        sock.close()
+    sock.close()
 
 
 def _may_send_more(headers: list[tuple[str, str]]) -> bool:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from repository.store.queries import _page_sql
 from repository.store.rawsql import param_names
+from repository.store.writes import WriteSummary, _refresh_statistics
 
 
 @pytest.fixture
@@ -112,8 +113,6 @@ def test_postgres_pages_of_a_store_written_in_small_writes_walk_the_index(postgr
     """ListRecords pages stream, and a streamed statement is planned for its own values each
     time. With no statistics the planner took 5,000 records for a few dozen and scanned and
     sorted them all for every page; the first write of records gathers statistics."""
-    from repository.store.writes import WriteSummary, _refresh_statistics
-
     with postgres_engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO records (id, local_id, native_format, content_hash, stamp, deleted, "
                              "set_specs) SELECT g, 'r' || g, 'mods', 'h', 1000 + g, false, '' "
@@ -130,8 +129,6 @@ def test_postgres_pages_of_a_store_written_in_small_writes_walk_the_index(postgr
 def test_postgres_statistics_follow_a_store_that_grew(postgres_engine):
     """Statistics gathered at the first write are gathered again once `records` has grown by a
     fifth (and 1 MB), not at every small write."""
-    from repository.store.writes import WriteSummary, _refresh_statistics
-
     def add(first: int, last: int) -> float:
         with postgres_engine.begin() as conn:
             conn.exec_driver_sql(f"INSERT INTO records (id, local_id, native_format, content_hash, stamp, deleted, "

@@ -5,8 +5,9 @@ import pytest
 import sqlalchemy as sa
 
 from metadata.safe_xml import parse_xml
-from repository.db.tables import records, sets
+from repository.db.tables import disseminations, record_sets, records, sets
 from repository.ingest.prepare import prepare
+from repository.search.index import PG_TABLE, SQLITE_TABLE
 from repository.store import writes
 from repository.store.errors import PreconditionFailed, RecordNotFound, RecordsNotFound, SetError
 from tests.fixtures import corpus_paths
@@ -127,8 +128,6 @@ def _many(engine, registry, n: int) -> list[str]:
 
 def _state(engine) -> dict:
     """Per record: (deleted, stamp, the stamps its memberships carry, its formats, whether it is searchable)."""
-    from repository.db.tables import disseminations, record_sets
-    from repository.search.index import PG_TABLE, SQLITE_TABLE
     with engine.connect() as conn:
         index = SQLITE_TABLE if engine.dialect.name == "sqlite" else PG_TABLE
         indexed = set(conn.exec_driver_sql(

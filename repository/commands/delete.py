@@ -6,22 +6,22 @@ from typing import IO
 import click
 from flask.cli import with_appcontext
 
-from repository.commands.common import require_schema
+from repository.commands.common import require_schema, store_call
+from repository.oai.identifiers import local_id_of
 from repository.store import writes
-from repository.store.errors import RecordsNotFound, StoreError
+from repository.store.errors import RecordsNotFound
 
 SHOWN_UNKNOWN = 20
 
 
-def identifiers(arguments: tuple[str, ...], listing: IO[str] | None, oai_prefix: str) -> dict[str, str]:
+def identifiers(arguments: tuple[str, ...], listing: IO[str] | None, repository_id: str) -> dict[str, str]:
     """Local identifiers to withdraw, each with where it was given ("argument 2", "ids.txt line 7"),
     in the order given, each once. An `oai:` identifier of this repository is taken as its local
     part. In a file, blank lines and lines starting with # are skipped."""
     out: dict[str, str] = {}
 
     def add(identifier: str, origin: str) -> None:
-        local = identifier[len(oai_prefix):] if identifier.startswith(oai_prefix) else identifier
-        out.setdefault(local, origin)
+        out.setdefault(local_id_of(repository_id, identifier) or identifier, origin)
 
     for n, identifier in enumerate(arguments, 1):
         add(identifier, f"argument {n}")
@@ -50,18 +50,20 @@ def delete_command(identifier: tuple[str, ...], listing: IO[str] | None) -> None
     All of them are withdrawn in one transaction: if any identifier is unknown, every unknown
     one is listed with where it was given, and nothing is withdrawn."""
     st = require_schema()
-    wanted = identifiers(identifier, listing, f"oai:{st.settings.repository_identifier}:")
+    wanted = identifiers(identifier, listing, st.settings.repository_identifier)
     if not wanted:
         raise click.UsageError("give at least one identifier, or --from FILE")
-    try:
-        done = writes.delete_records(st.engine, st.settings.write_lease_timeout_seconds, wanted)
-    except RecordsNotFound as exc:
-        lines = [f"{wanted[i]}: no record with local identifier {i!r}" for i in exc.local_ids[:SHOWN_UNKNOWN]]
-        if len(exc.local_ids) > SHOWN_UNKNOWN:
-            lines.append(f"... and {len(exc.local_ids) - SHOWN_UNKNOWN} more unknown identifiers")
-        raise click.ClickException("\n".join([*lines, "nothing was withdrawn"])) from None
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+
+    def withdraw() -> writes.Withdrawal:
+        try:
+            return writes.delete_records(st.engine, st.settings.write_lease_timeout_seconds, wanted)
+        except RecordsNotFound as exc:  # each unknown one with where it was given
+            lines = [f"{wanted[i]}: no record with local identifier {i!r}" for i in exc.local_ids[:SHOWN_UNKNOWN]]
+            if len(exc.local_ids) > SHOWN_UNKNOWN:
+                lines.append(f"... and {len(exc.local_ids) - SHOWN_UNKNOWN} more unknown identifiers")
+            raise click.ClickException("\n".join([*lines, "nothing was withdrawn"])) from None
+
+    done = store_call(withdraw)
     if len(wanted) == 1:
         local = next(iter(wanted))
         click.echo(f"deleted {local}" if done.withdrawn else f"{local} was already deleted")
