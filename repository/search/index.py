@@ -18,8 +18,9 @@ from lxml import etree
 from sqlalchemy import Connection, and_, select
 
 from metadata.errors import MetadataError
-from repository.db.tables import disseminations, records
 from metadata.safe_xml import parse_xml
+from repository.db.tables import disseminations, records
+from repository.store.bulk import insert_many
 from repository.web.record_view import search_fields
 
 SQLITE_TABLE = "search_fts"
@@ -50,10 +51,6 @@ def document_of(root: etree._Element) -> SearchDocument:
     return SearchDocument(f.title, "\n".join(f.names), "\n".join(f.subjects), "\n".join(f.description), f.year)
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def reindex(conn: Connection, record_ids: Iterable[int],
             documents: dict[int, SearchDocument | None] | None = None, created: frozenset[int] = frozenset()) -> None:
     """Make the index agree with the store for these records: live ones are (re)indexed
@@ -77,20 +74,11 @@ def reindex(conn: Connection, record_ids: Iterable[int],
                 .where(records.c.id.in_(missing), records.c.deleted.is_(False))).all()
             docs += [(r.id, d) for r in rows if (d := document(r.xml)) is not None]
         values = [(rid, d.title, d.names, d.subjects, d.description, d.year) for rid, d in docs]
-        m = _mark(conn)
-        marks = ", ".join([m] * 6)
-        if sqlite:
-            if stale:
-                conn.exec_driver_sql(f"DELETE FROM {SQLITE_TABLE} WHERE rowid IN ({stale})")
-            if values:
-                conn.exec_driver_sql(f"INSERT INTO {SQLITE_TABLE} (rowid, title, names, subjects, description, year) "
-                                     f"VALUES ({marks})", values)
-        else:
-            if stale:
-                conn.exec_driver_sql(f"DELETE FROM {PG_TABLE} WHERE record_id IN ({stale})")
-            if values:
-                conn.exec_driver_sql(f"INSERT INTO {PG_TABLE} (record_id, title, names, subjects, description, year) "
-                                     f"VALUES ({marks})", values)
+        if stale:
+            conn.exec_driver_sql(f"DELETE FROM {SQLITE_TABLE} WHERE rowid IN ({stale})" if sqlite
+                                 else f"DELETE FROM {PG_TABLE} WHERE record_id IN ({stale})")
+        insert_many(conn, SQLITE_TABLE if sqlite else PG_TABLE,
+                    ("rowid" if sqlite else "record_id", "title", "names", "subjects", "description", "year"), values)
 
 
 def reindex_all(conn: Connection, progress=None) -> int:

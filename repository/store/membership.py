@@ -70,14 +70,14 @@ def apply(conn: Connection, changes: list[MembershipChange]) -> None:
         if c.old is not None:
             left += [(c.record_id, s, c.stamp) for s in sorted(with_ancestors(set(c.old)) - now_in)]
             rejoined += [(c.record_id, s) for s in now_in]
-    insert_many(conn, record_sets, ("record_id", "spec", "direct", "stamp"), rows)
+    insert_many(conn, record_sets.name, ("record_id", "spec", "direct", "stamp"), rows)
     if rejoined:
         conn.execute(delete(set_departures).where(
             tuple_(set_departures.c.record_id, set_departures.c.spec).in_(rejoined)))
     if left:
         conn.execute(delete(set_departures).where(
             tuple_(set_departures.c.record_id, set_departures.c.spec).in_([(r, s) for r, s, _ in left])))
-        insert_many(conn, set_departures, ("record_id", "spec", "stamp"), left)
+        insert_many(conn, set_departures.name, ("record_id", "spec", "stamp"), left)
 
 
 def restamp(conn: Connection, stamps: dict[int, int]) -> None:

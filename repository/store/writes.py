@@ -203,7 +203,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     documents: dict[int, SearchDocument] = {}
     if new:
         try:
-            insert_many(conn, records, _RECORD_COLUMNS, [
+            insert_many(conn, records.name, _RECORD_COLUMNS, [
                 (p.local_id, p.native_format, p.content_hash, now, False, join_specs(direct), p.about)
                 for p, direct in new])
         except IntegrityError:
@@ -211,7 +211,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
             raise ConcurrentCreate([p.local_id for p, _ in new]) from None
         ids = dict(conn.execute(select(cols.local_id, cols.id)
                                 .where(cols.local_id.in_([p.local_id for p, _ in new]))).all())
-        insert_many(conn, record_sources, ("record_id", "native_xml"), [(ids[p.local_id], p.native_xml) for p, _ in new])
+        insert_many(conn, record_sources.name, ("record_id", "native_xml"), [(ids[p.local_id], p.native_xml) for p, _ in new])
         for p, direct in new:
             rid = ids[p.local_id]
             reindexed.append(rid)
@@ -242,7 +242,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     if sources:
         conn.execute(update(record_sources).where(record_sources.c.record_id == bindparam("b_id")), sources)
     membership.apply(conn, member_changes)
-    insert_many(conn, disseminations, _DISSEMINATION_COLUMNS, diss_rows)
+    insert_many(conn, disseminations.name, _DISSEMINATION_COLUMNS, diss_rows)
     # the search index follows added and changed records
     reindex(conn, reindexed, documents, created=frozenset(ids.values()) if new else frozenset())
 
