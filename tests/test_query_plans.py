@@ -146,6 +146,7 @@ def test_postgres_statistics_follow_a_store_that_grew(postgres_engine):
 
 
 _XML_COLUMNS = [("disseminations", "xml"), ("record_sources", "native_xml")]
+_SEARCH_COLUMNS = [("search_documents", c) for c in ("title", "names", "subjects", "description", "tsv")]
 
 
 def _column_attribute(conn, table: str, column: str, attribute: str) -> str:
@@ -153,10 +154,10 @@ def _column_attribute(conn, table: str, column: str, attribute: str) -> str:
                                 f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'").scalar()
 
 
-@pytest.mark.parametrize("table, column", _XML_COLUMNS)
-def test_postgres_stores_xml_with_lz4(postgres_engine, table, column):
+@pytest.mark.parametrize("table, column", _XML_COLUMNS + _SEARCH_COLUMNS)
+def test_postgres_compresses_with_lz4(postgres_engine, table, column):
     # List pages decompress every record they send, and every ingest compresses the raw
-    # sources; lz4 does both several times faster than pglz.
+    # sources and search documents; lz4 does both several times faster than pglz.
     with postgres_engine.connect() as conn:
         if not conn.exec_driver_sql("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
                                     "WHERE name = 'default_toast_compression'").scalar():
@@ -171,3 +172,11 @@ def test_postgres_keeps_compressed_xml_in_the_row(postgres_engine, table, column
     with postgres_engine.connect() as conn:
         storage = _column_attribute(conn, table, column, "attstorage")
     assert storage == "m"
+
+
+def test_sqlite_search_index_holds_64_mb_of_new_terms(sqlite_engine):
+    # One ingest is one transaction: with FTS5's default 1 MB, a million records were
+    # written as thousands of small segments and merged again and again.
+    with sqlite_engine.connect() as conn:
+        config = dict(conn.exec_driver_sql("SELECT k, v FROM search_fts_config").all())
+    assert config["hashsize"] == 64 * 1024 * 1024
