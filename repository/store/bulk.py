@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+
+from repository.store.rawsql import driver_error
 
 
 def insert_many(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -11,7 +12,8 @@ def insert_many(conn: Connection, table: str, columns: tuple[str, ...], rows: li
     SQLite takes an executemany: building SQLAlchemy parameter dicts was most of bulk
     ingest's write time. PostgreSQL takes a COPY: write transactions plan every
     statement afresh (see `write_transaction`), which for an executemany meant parsing
-    and planning each row, the search index's generated tsvector expression included."""
+    and planning each row, the search index's generated tsvector expression included.
+    Errors are SQLAlchemy's, as an executemany's would be: IntegrityError for a duplicate."""
     if not rows:
         return
     names = ", ".join(columns)
@@ -28,5 +30,5 @@ def insert_many(conn: Connection, table: str, columns: tuple[str, ...], rows: li
                 copy.set_types([types[c] for c in columns])
                 for row in rows:
                     copy.write_row(row)
-    except conn.dialect.dbapi.IntegrityError as exc:
-        raise IntegrityError(sql, None, exc) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise driver_error(conn, sql, {}, exc) from exc

@@ -41,7 +41,7 @@ def stream(conn: Connection, sql: str, params: dict) -> Iterator[tuple]:
         with raw.cursor(binary=True) as cur:
             yield from cur.stream(_pyformat(sql), params, size=_chunk_rows())
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, sql, params, exc) from exc
+        raise driver_error(conn, sql, params, exc) from exc
 
 
 @cache
@@ -65,10 +65,10 @@ def fetch_all(conn: Connection, sql: str, params: dict) -> list[tuple]:
             cur.execute(_pyformat(sql), params)
             return cur.fetchall()
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, sql, params, exc) from exc
+        raise driver_error(conn, sql, params, exc) from exc
 
 
-def _wrapped(conn: Connection, sql: str, params: dict, exc: Exception) -> DBAPIError:
+def driver_error(conn: Connection, sql: str, params: dict, exc: Exception) -> DBAPIError:
     """The driver's error as SQLAlchemy would have raised it (OperationalError for a lost
     connection, which the app answers with 503). A lost connection also takes the pool's
     others with it, as SQLAlchemy does: they were very likely dropped by the same restart."""
