@@ -6,12 +6,15 @@ tsvector) is mostly over the 2 KB TOAST threshold, so every ingested record was
 compressed with pglz: 1.9% of all CPU in a 30,000-record ingest (perf), lz4
 does the same in a fraction of that.
 
-SQLite: FTS5 keeps up to 64 MB of new terms in memory before writing them as a
+SQLite: FTS5 keeps up to 8 MB of new terms in memory before writing them as a
 segment, instead of 1 MB. A million-record ingest is one transaction, and with
-1 MB it wrote thousands of small segments and merged them again and again:
-inserting 100,000 documents into an empty index in one transaction took 3.9 s
-with 1 MB and 2.5 s with 64 MB. Small writes are unchanged: FTS5 writes what it
-holds at every commit.
+1 MB it wrote thousands of small segments and merged them again and again.
+Inserting 500,000 documents into an empty index in one transaction: 24.2 s with
+1 MB, 16.9 s with 8 MB, 14.5 s with 64 MB; but each flush stalls the writer,
+for up to 0.25 s with 8 MB and 1.3 s with 64 MB, and staging workers wait
+while it does. One `granary ingest` of 1,000,000 records: 398 s with 1 MB
+(702 s of CPU), 393 s with 64 MB (577 s), 309 s with 8 MB (561 s). Small
+writes are unchanged: FTS5 writes what it holds at every commit.
 
 Revision ID: 0006
 Revises: 0005
@@ -26,7 +29,7 @@ depends_on = None
 
 
 _PG_COLUMNS = ("title", "names", "subjects", "description", "tsv")
-FTS5_HASHSIZE = 64 * 1024 * 1024
+FTS5_HASHSIZE = 8 * 1024 * 1024
 _FTS5_DEFAULT_HASHSIZE = 1024 * 1024
 
 
