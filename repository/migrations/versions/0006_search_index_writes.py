@@ -9,10 +9,10 @@ does the same in a fraction of that.
 SQLite: FTS5 keeps up to 8 MB of new terms in memory before writing them as a
 segment, instead of 1 MB. A million-record ingest is one transaction, and with
 1 MB it wrote thousands of small segments and merged them again and again.
-Inserting 500,000 documents into an empty index in one transaction: 24.2 s with
-1 MB, 16.9 s with 8 MB, 14.5 s with 64 MB; but each flush stalls the writer,
-for up to 0.25 s with 8 MB and 1.3 s with 64 MB, and staging workers wait
-while it does. One `granary ingest` of 1,000,000 records: 398 s with 1 MB
+Inserting 500,000 documents into an empty index in one transaction
+(benchmarks/fts_buffer.py): 24.7 s with 1 MB, 20.3 s with 8 MB, 15.9 s with
+64 MB; but each flush stalls the writer, for up to 0.35 s with 8 MB and 1.4 s
+with 64 MB, and staging workers wait while it does. One `granary ingest` of 1,000,000 records: 398 s with 1 MB
 (702 s of CPU), 393 s with 64 MB (577 s), 309 s with 8 MB (561 s). Small
 writes are unchanged: FTS5 writes what it holds at every commit.
 
