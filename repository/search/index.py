@@ -60,7 +60,7 @@ def reindex(conn: Connection, record_ids: Iterable[int],
     and on SQLite a DELETE, even of nothing, makes FTS5 flush what it holds in memory."""
     ids = sorted(set(record_ids))
     documents = documents or {}
-    sqlite = conn.dialect.name == "sqlite"
+    table, key = (SQLITE_TABLE, "rowid") if conn.dialect.name == "sqlite" else (PG_TABLE, "record_id")
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
         stale = ", ".join(str(int(i)) for i in chunk if i not in created)
@@ -75,10 +75,8 @@ def reindex(conn: Connection, record_ids: Iterable[int],
             docs += [(r.id, d) for r in rows if (d := document(r.xml)) is not None]
         values = [(rid, d.title, d.names, d.subjects, d.description, d.year) for rid, d in docs]
         if stale:
-            conn.exec_driver_sql(f"DELETE FROM {SQLITE_TABLE} WHERE rowid IN ({stale})" if sqlite
-                                 else f"DELETE FROM {PG_TABLE} WHERE record_id IN ({stale})")
-        insert_many(conn, SQLITE_TABLE if sqlite else PG_TABLE,
-                    ("rowid" if sqlite else "record_id", "title", "names", "subjects", "description", "year"), values)
+            conn.exec_driver_sql(f"DELETE FROM {table} WHERE {key} IN ({stale})")
+        insert_many(conn, table, (key, "title", "names", "subjects", "description", "year"), values)
 
 
 def reindex_all(conn: Connection, progress=None) -> int:

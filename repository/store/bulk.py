@@ -22,13 +22,21 @@ def insert_many(conn: Connection, table: str, columns: tuple[str, ...], rows: li
         return
     sql = f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
     try:
-        with conn.connection.dbapi_connection.cursor() as cur:
-            # Binary COPY needs each column's exact type; the catalogue says, in one round trip.
-            types = dict(cur.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass "
-                                     "AND attnum > 0", (table,)).fetchall())
-            with cur.copy(sql) as copy:
-                copy.set_types([types[c] for c in columns])
-                for row in rows:
-                    copy.write_row(row)
+        types = _column_types(conn, table)
+        with conn.connection.dbapi_connection.cursor() as cur, cur.copy(sql) as copy:
+            copy.set_types([types[c] for c in columns])
+            for row in rows:
+                copy.write_row(row)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise driver_error(conn, sql, {}, exc) from exc
+
+
+def _column_types(conn: Connection, table: str) -> dict[str, int]:
+    """Binary COPY needs each column's exact type. The catalogue is asked once per table on
+    each pooled connection, not for every chunk of a bulk write."""
+    cache = conn.connection.info.setdefault("granary_column_types", {})
+    if table not in cache:
+        with conn.connection.dbapi_connection.cursor() as cur:
+            cache[table] = dict(cur.execute("SELECT attname, atttypid FROM pg_attribute "
+                                            "WHERE attrelid = %s::regclass AND attnum > 0", (table,)).fetchall())
+    return cache[table]
