@@ -12,10 +12,10 @@ segment, instead of 1 MB. A million-record ingest is one transaction, and with
 Inserting 500,000 documents into an empty index in one transaction
 (benchmarks/fts_buffer.py): 24.7 s with 1 MB, 20.3 s with 8 MB, 15.9 s with
 64 MB; but each flush stalls the writer, for up to 0.35 s with 8 MB and 1.4 s
-with 64 MB, and staging workers wait while it does. One `granary ingest` of 1,000,000 records: 398 s with 1 MB
-(702 s of CPU), 393 s with 64 MB (577 s), and 309, 344 and 341 s with 8 MB
-(561-611 s), single runs varying by ~10%. Small
-writes are unchanged: FTS5 writes what it holds at every commit.
+with 64 MB, and staging workers wait while it does. One `granary ingest` of
+1,000,000 records: 398 s with 1 MB (702 s of CPU), 393 s with 64 MB (577 s),
+and 309, 344 and 341 s with 8 MB (561-611 s), single runs varying by ~10%.
+Small writes are unchanged: FTS5 writes what it holds at every commit.
 
 Revision ID: 0006
 Revises: 0005
