@@ -124,3 +124,99 @@ def test_an_empty_list_answers_as_of_the_watermark(engine, client):
     assert root.find("oai:error", NS).get("code") == "noRecordsMatch"
     answered = datetime.strptime(root.findtext("oai:responseDate", namespaces=NS), "%Y-%m-%dT%H:%M:%SZ")
     assert answered.replace(tzinfo=UTC).timestamp() < time.time() - 1, "responseDate is the lease's start, not now"
+
+
+@pytest.mark.parametrize("page_size", [1, 10])
+def test_every_page_lists_below_the_watermark_and_answers_as_of_it(settings, engine, registry, page_size):
+    """A write in progress since a minute ago: first and resumed pages (which reuse the first
+    page's watermark from their token) list only what was stamped before it and answer as of
+    its start; so does an empty list."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from repository.app import create_app
+
+    paths = corpus_paths("mods/fsu-*.xml")
+    ingest(paths, settings, engine, registry, ids_from_record=False)
+    now = int(time.time())
+    for age, p in zip((300, 200, 30), paths):
+        set_datestamp(engine, p.stem, datetime.fromtimestamp(now - age, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    lease_start = (now - 60) * 1_000_000
+    with engine.begin() as conn:
+        conn.execute(sa.insert(write_leases).values(started=lease_start, owner="elsewhere:1:1"))
+    client = create_app(replace(settings, page_size=page_size), engine, registry).test_client()
+    expected_date = datetime.fromtimestamp(now - 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    items, dates = [], []
+    args = {"verb": "ListRecords", "metadataPrefix": "oai_dc"}
+    while True:
+        root = oai_get(client, **args)
+        dates.append(root.findtext("oai:responseDate", namespaces=NS))
+        items += root.findall(".//oai:header/oai:identifier", NS)
+        token = root.findtext(".//oai:resumptionToken", namespaces=NS)
+        if not token:
+            break
+        args = {"verb": "ListRecords", "resumptionToken": token}
+    assert [i.text for i in items] == [f"oai:granary.test:{p.stem}" for p in paths[:2]]
+    assert set(dates) == {expected_date}
+
+    empty = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc",
+                    **{"from": datetime.fromtimestamp(now - 50, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    assert empty.find("oai:error", NS).get("code") == "noRecordsMatch"
+    assert empty.findtext("oai:responseDate", namespaces=NS) == expected_date
+
+
+def _walk(client, **args) -> tuple[list[str], list[str]]:
+    """The identifiers and responseDates of a list, page by page."""
+    ids, dates = [], []
+    verb = args["verb"]
+    while True:
+        root = oai_get(client, **args)
+        dates.append(root.findtext("oai:responseDate", namespaces=NS))
+        ids += [i.text for i in root.findall(".//oai:header/oai:identifier", NS)]
+        token = root.findtext(".//oai:resumptionToken", namespaces=NS)
+        if not token:
+            return ids, dates
+        args = {"verb": verb, "resumptionToken": token}
+
+
+def _one_a_page(settings, engine, registry):
+    from dataclasses import replace
+
+    from repository.app import create_app
+
+    paths = corpus_paths("mods/fsu-*.xml")
+    ingest(paths, settings, engine, registry, ids_from_record=False)
+    for day, p in enumerate(paths, start=1):
+        set_datestamp(engine, p.stem, f"2001-01-0{day}T00:00:00Z")
+    return paths, create_app(replace(settings, page_size=1), engine, registry).test_client()
+
+
+def test_later_pages_list_as_of_the_first_and_the_next_harvest_brings_what_changed(settings, engine, registry):
+    """A list's pages share the first page's watermark (its token carries it): a record that
+    changes mid-harvest moves above it and is left to the next harvest from its responseDate."""
+    paths, client = _one_a_page(settings, engine, registry)
+    first = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+    since = first.findtext("oai:responseDate", namespaces=NS)
+    time.sleep(1.1)  # the change is stamped in a later second than the first page's watermark
+    writes.write_records(engine, 60, [_changed_record(registry, paths[2], "revised mid-harvest")])
+    ids, dates = _walk(client, verb="ListIdentifiers",
+                       resumptionToken=first.findtext(".//oai:resumptionToken", namespaces=NS))
+    assert ids == [f"oai:granary.test:{paths[1].stem}"]
+    assert set(dates) == {since}
+    later, _ = _walk(client, verb="ListIdentifiers", metadataPrefix="oai_dc", **{"from": since})
+    assert later == [f"oai:granary.test:{paths[2].stem}"]
+
+
+def test_a_list_whose_rest_all_changed_goes_on_below_a_fresh_watermark(settings, engine, registry):
+    """Nothing is left below the carried watermark after the cursor (everything after it was
+    re-written): the page reads the watermark again instead of ending the harvest in an error."""
+    paths, client = _one_a_page(settings, engine, registry)
+    first = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+    since = first.findtext("oai:responseDate", namespaces=NS)
+    time.sleep(1.1)
+    writes.write_records(engine, 60, [_changed_record(registry, p, "re-ingested") for p in paths[1:]])
+    ids, dates = _walk(client, verb="ListIdentifiers",
+                       resumptionToken=first.findtext(".//oai:resumptionToken", namespaces=NS))
+    assert sorted(ids) == [f"oai:granary.test:{p.stem}" for p in paths[1:]]
+    assert all(d > since for d in dates)

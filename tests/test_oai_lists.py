@@ -204,12 +204,27 @@ def test_a_token_rewritten_to_another_set_prefix_or_verb_is_rejected(client, loa
     body, sig = token.split(".")
     payload = json.loads(tokens._unb64(body))
     assert payload[1:4] == ["ListRecords", "oai_dc", "stanford"]
-    for index, value in [(1, "ListIdentifiers"), (2, "mods"), (3, "princeton"), (3, None), (6, [0, 0]), (8, 1)]:
+    for index, value in [(1, "ListIdentifiers"), (2, "mods"), (3, "princeton"), (3, None), (6, [0, 0]), (8, 1),
+                         (10, payload[10] + 10**9)]:
         forged = list(payload)
         forged[index] = value
         rewritten = tokens._b64(json.dumps(forged, separators=(",", ":")).encode()) + "." + sig
         verb = "ListIdentifiers" if index == 1 else "ListRecords"
         assert error_codes(oai_get(client, verb=verb, resumptionToken=rewritten)) == ["badResumptionToken"], forged
+
+
+def test_a_token_issued_before_tokens_carried_the_watermark_still_resumes(client, settings, loaded):
+    """Tokens in harvesters' hands outlive an upgrade: one without the watermark field reads it afresh."""
+    first = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc")
+    token = first.findtext(".//oai:resumptionToken", namespaces=NS)
+    payload = json.loads(tokens._unb64(token.split(".")[0]))
+    assert len(payload) == 11 and payload[10] > 0
+    old = json.dumps(payload[:10], separators=(",", ":")).encode()
+    old_token = f"{tokens._b64(old)}.{tokens._b64(tokens._sign(settings.secret_key, old))}"
+    resumed = oai_get(client, verb="ListIdentifiers", resumptionToken=old_token)
+    current = oai_get(client, verb="ListIdentifiers", resumptionToken=token)
+    assert _ids(resumed.findall(".//oai:header", NS)) == _ids(current.findall(".//oai:header", NS))
+    assert len(_ids(resumed.findall(".//oai:header", NS))) > 0
 
 
 def test_expired_token_is_rejected(client, settings, loaded):

@@ -1,8 +1,8 @@
 """Stateless resumption tokens: the keyset cursor of a list, signed so it cannot be forged.
 
 A token holds everything needed to continue its list (the query, the (stamp,
-id) after which the next page starts, the cursor and completeListSize) and an
-expiry. It is HMAC-signed with the repository's secret, so it works on any
+id) after which the next page starts, the watermark the list is read below, the
+cursor and completeListSize) and an expiry. It is HMAC-signed with the repository's secret, so it works on any
 worker and after a restart, and a forged, truncated or foreign token, or one
 replayed with another verb, is rejected as badResumptionToken.
 """
@@ -30,6 +30,9 @@ class TokenState:
     cursor: int
     complete_size: int
     expires: int  # Unix seconds
+    # The watermark of the previous page (record lists). None in tokens issued before it was
+    # carried: they stay valid, and their next page reads the watermark afresh.
+    upper_us: int | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -52,7 +55,7 @@ def _sign(key: bytes, payload: bytes) -> bytes:
 
 def encode(state: TokenState, key: bytes) -> str:
     payload = json.dumps([_VERSION, state.verb, state.prefix, state.set_spec, state.from_us, state.until_us,
-                          list(state.after), state.cursor, state.complete_size, state.expires],
+                          list(state.after), state.cursor, state.complete_size, state.expires, state.upper_us],
                          separators=(",", ":")).encode()
     return f"{_b64(payload)}.{_b64(_sign(key, payload))}"
 
@@ -69,7 +72,10 @@ def decode(token: str, key: bytes, verb: str, now_s: int) -> TokenState:
     if not valid:
         raise bad
     try:
-        version, t_verb, prefix, set_spec, from_us, until_us, after, cursor, size, expires = json.loads(payload)
+        fields = json.loads(payload)
+        if len(fields) == 10:  # issued before the watermark was carried
+            fields.append(None)
+        version, t_verb, prefix, set_spec, from_us, until_us, after, cursor, size, expires, upper = fields
     except (ValueError, TypeError):
         raise bad from None
     if version != _VERSION:
@@ -78,4 +84,4 @@ def decode(token: str, key: bytes, verb: str, now_s: int) -> TokenState:
         raise OAIError(Code.BAD_RESUMPTION_TOKEN, f"the resumptionToken belongs to {t_verb}, not {verb}")
     if expires < now_s:
         raise OAIError(Code.BAD_RESUMPTION_TOKEN, "the resumptionToken has expired; restart the list")
-    return TokenState(t_verb, prefix, set_spec, from_us, until_us, tuple(after), cursor, size, expires)
+    return TokenState(t_verb, prefix, set_spec, from_us, until_us, tuple(after), cursor, size, expires, upper)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine
 
@@ -17,7 +17,7 @@ from repository.oai import dates, envelope, tokens
 from repository.oai.errors import Code, OAIError
 from repository.oai.identifiers import local_id_of, oai_identifier
 from repository.store import queries
-from repository.store.clock import read_view
+from repository.store.clock import read_view, watermark
 from repository.store.sets import is_valid_spec
 
 OAI_ID_NS = "http://www.openarchives.org/OAI/2.0/oai-identifier"
@@ -169,14 +169,16 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
             raise OAIError(Code.BAD_RESUMPTION_TOKEN, "the resumptionToken is no longer valid")
         prefix, set_spec, from_us, until_us = st.prefix, st.set_spec, st.from_us, st.until_us
         after, cursor, size = (int(st.after[0]), int(st.after[1])), st.cursor, st.complete_size
+        carried = st.upper_us
     else:
         prefix = args["metadataPrefix"]
         _check_prefix(ctx, prefix)
         from_us, until_us = dates.parse_range(args.get("from"), args.get("until"))
         set_spec = args.get("set")
-        after, cursor, size = None, 0, None
+        after, cursor, size, carried = None, 0, None, None
     natives = tuple(ctx.registry.sources_reaching(prefix))
-    with read_view(ctx.engine, s.write_lease_timeout_seconds) as (conn, upper):
+    timeout = s.write_lease_timeout_seconds
+    with read_view(ctx.engine, timeout, carried) as (conn, upper):
         if set_spec is not None and after is None:
             if not queries.has_sets(conn):
                 raise OAIError(Code.NO_SET_HIERARCHY, "this repository has no sets")
@@ -186,8 +188,18 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
                               set_spec, from_us, until_us, upper,
                               departures=s.deletes_in_sets and from_us is not None)
         rows: list[queries.ListRow] = []
-        body = _page(ctx, _first(queries.list_page(conn, q, after, s.page_size + 1, with_metadata), s.page_size,
-                                 rows), with_metadata)
+
+        def render(q: queries.ListQuery) -> bytes:
+            return _page(ctx, _first(queries.list_page(conn, q, after, s.page_size + 1, with_metadata),
+                                     s.page_size, rows), with_metadata)
+
+        body = render(q)
+        if not rows and carried is not None:
+            # Everything after the cursor changed since the list began (a re-ingest, say):
+            # it now lies above the carried watermark, so list on below a fresh one.
+            upper = watermark(conn, timeout)
+            q = replace(q, upper_us=upper)
+            body = render(q)
         more = len(rows) > s.page_size
         del rows[s.page_size:]
         if size is None:
@@ -201,7 +213,7 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
         last = rows[-1]
         expires = now_s + s.token_ttl_seconds
         token = tokens.encode(tokens.TokenState(verb, prefix, set_spec, from_us, until_us, (last.stamp, last.id),
-                                                cursor + len(rows), size, expires), s.secret_key)
+                                                cursor + len(rows), size, expires, upper), s.secret_key)
         token_xml = envelope.resumption_token(token, cursor, size, dates.datestamp(expires * 1_000_000))
     elif after is not None:
         token_xml = envelope.resumption_token(None, cursor, max(size, cursor + len(rows)), None)
