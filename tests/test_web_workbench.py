@@ -163,7 +163,7 @@ def test_xsl_renders_every_verb_with_working_links(client, demo):
 def test_xsl_next_page_link_follows_the_resumption_token(client, demo):
     root = etree.fromstring(client.get("/oai?verb=ListRecords&metadataPrefix=oai_dc").data)
     token = root.find("oai:ListRecords/oai:resumptionToken", NS).text
-    html = _render(client, verb="ListRecords", metadataPrefix="oai_dc")
+    html = etree.XSLT(etree.parse(str(XSL)))(root).getroot()
     nxt = [a for a in html.iter("a") if a.get("rel") == "next"]
     assert nxt and nxt[0].get("href") == f"?verb=ListRecords&resumptionToken={token}"
     resp = client.get("/oai" + nxt[0].get("href"))
