@@ -2,9 +2,10 @@
 
 A token holds everything needed to continue its list (the query, the (stamp,
 id) after which the next page starts, the watermark the list is read below, the
-cursor and completeListSize) and an expiry. It is HMAC-signed with the repository's secret, so it works on any
-worker and after a restart, and a forged, truncated or foreign token, or one
-replayed with another verb, is rejected as badResumptionToken.
+cursor and completeListSize) and an expiry. It is HMAC-signed with the
+repository's secret, so it works on any worker and after a restart, and a
+forged, truncated or foreign token, or one replayed with another verb, is
+rejected as badResumptionToken.
 """
 from __future__ import annotations
 

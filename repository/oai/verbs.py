@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -17,7 +17,7 @@ from repository.oai import dates, envelope, tokens
 from repository.oai.errors import Code, OAIError
 from repository.oai.identifiers import local_id_of, oai_identifier
 from repository.store import queries
-from repository.store.clock import read_view, watermark
+from repository.store.clock import read_view
 from repository.store.sets import is_valid_spec
 
 OAI_ID_NS = "http://www.openarchives.org/OAI/2.0/oai-identifier"
@@ -177,33 +177,31 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
         set_spec = args.get("set")
         after, cursor, size, carried = None, 0, None, None
     natives = tuple(ctx.registry.sources_reaching(prefix))
-    timeout = s.write_lease_timeout_seconds
-    with read_view(ctx.engine, timeout, carried) as (conn, upper):
-        if set_spec is not None and after is None:
-            if not queries.has_sets(conn):
-                raise OAIError(Code.NO_SET_HIERARCHY, "this repository has no sets")
-            if not is_valid_spec(set_spec):
-                raise OAIError(Code.BAD_ARGUMENT, f"set={set_spec!r} is not a valid setSpec")
-        q = queries.ListQuery(prefix, None if set(natives) >= set(ctx.registry.formats) else natives,
-                              set_spec, from_us, until_us, upper,
-                              departures=s.deletes_in_sets and from_us is not None)
-        rows: list[queries.ListRow] = []
 
-        def render(q: queries.ListQuery) -> bytes:
-            return _page(ctx, _first(queries.list_page(conn, q, after, s.page_size + 1, with_metadata),
+    def read(carried: int | None) -> tuple[int, list[queries.ListRow], bytes, bool, int]:
+        """The page after the cursor, below `carried` or, if None, a watermark read afresh."""
+        with read_view(ctx.engine, s.write_lease_timeout_seconds, carried) as (conn, upper):
+            if set_spec is not None and after is None:
+                if not queries.has_sets(conn):
+                    raise OAIError(Code.NO_SET_HIERARCHY, "this repository has no sets")
+                if not is_valid_spec(set_spec):
+                    raise OAIError(Code.BAD_ARGUMENT, f"set={set_spec!r} is not a valid setSpec")
+            q = queries.ListQuery(prefix, None if set(natives) >= set(ctx.registry.formats) else natives,
+                                  set_spec, from_us, until_us, upper,
+                                  departures=s.deletes_in_sets and from_us is not None)
+            rows: list[queries.ListRow] = []
+            body = _page(ctx, _first(queries.list_page(conn, q, after, s.page_size + 1, with_metadata),
                                      s.page_size, rows), with_metadata)
+            more = len(rows) > s.page_size
+            del rows[s.page_size:]
+            listed = size if size is not None else queries.count_list(conn, q) if more else len(rows)
+        return upper, rows, body, more, listed
 
-        body = render(q)
-        if not rows and carried is not None:
-            # Everything after the cursor changed since the list began (a re-ingest, say):
-            # it now lies above the carried watermark, so list on below a fresh one.
-            upper = watermark(conn, timeout)
-            q = replace(q, upper_us=upper)
-            body = render(q)
-        more = len(rows) > s.page_size
-        del rows[s.page_size:]
-        if size is None:
-            size = queries.count_list(conn, q) if more else len(rows)
+    upper, rows, body, more, size = read(carried)
+    if not rows and carried is not None:
+        # Everything after the cursor changed since the list began (a re-ingest, say): it now
+        # lies above the carried watermark. List on below a fresh one, read as a first page reads it.
+        upper, rows, body, more, size = read(None)
     if not rows:
         raise OAIError(Code.NO_RECORDS_MATCH, "no records match the request" if after is None
                        else "the rest of this list changed since the previous page; harvest again from the start",

@@ -78,19 +78,18 @@ def read_view(engine: Engine, lease_timeout_s: int, carried: int | None = None) 
     """
     clock_before = time.time_ns() // 1000
     with engine.connect() as conn:
-        yield conn, carried if carried is not None else watermark(conn, lease_timeout_s, clock_before)
+        yield conn, carried if carried is not None else _watermark(conn, lease_timeout_s, clock_before)
 
 
-def watermark(conn: Connection, lease_timeout_s: int, clock_before: int | None = None) -> int:
+def _watermark(conn: Connection, lease_timeout_s: int, clock_before: int) -> int:
     """The stamp below which this request's view of the store can no longer change.
 
     A lease older than the timeout belongs to a crashed writer and is ignored,
-    so one killed process cannot freeze harvests for ever. On SQLite `clock_before`
-    is the clock read before the connection's next snapshot began (now, if not given).
+    so one killed process cannot freeze harvests for ever.
     """
     timeout_us = lease_timeout_s * 1_000_000
     if conn.dialect.name == "sqlite":  # one machine, one clock (db_now_us's): SQLite is never replicated
-        now = time.time_ns() // 1000 if clock_before is None else clock_before
+        now = clock_before
         (oldest,), = fetch_all(conn, _OLDEST_LEASE_SQL, {"since": now - timeout_us})
     else:  # one round trip for the clock and the leases, on the first page of a list
         (now, oldest), = fetch_all(conn, _PG_WATERMARK_SQL, {"timeout_us": timeout_us})
