@@ -1,6 +1,7 @@
 """What FTS5's term buffer (`hashsize`) costs and saves in a one-transaction ingest.
 
 Run: python benchmarks/fts_buffer.py [--size 100000] [--files 100] [--repeat 5] [--sizes-mb 1,8,16,64]
+                                     [--automerge 4]
 
 Builds the search documents of the generated corpus's first files as ingest
 does (`search_fields` on each MODS record), then, for each buffer size, inserts
@@ -8,7 +9,8 @@ them `--repeat` times over (fresh rowids) into an empty FTS5 table of Granary's
 definition, in one transaction of 500-row executemany calls, on a WAL database
 with 16 KB pages, as `granary ingest` writes. It prints the insert time, the
 longest single call (a flush of the buffer stalls the writer for that long)
-and the commit's time.
+and the commit's time. `--automerge` also tries FTS5's merge settings (segments
+a level holds before they are merged; Granary keeps the default, 4).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def search_rows(paths: list[Path]) -> list[tuple]:
     return rows
 
 
-def insert_all(path: Path, rows: list[tuple], repeat: int, hashsize: int) -> dict[str, float]:
+def insert_all(path: Path, rows: list[tuple], repeat: int, hashsize: int, automerge: int) -> dict[str, float]:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA page_size=16384")
@@ -50,6 +52,7 @@ def insert_all(path: Path, rows: list[tuple], repeat: int, hashsize: int) -> dic
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(_SCHEMA)
         conn.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('hashsize', ?)", (hashsize,))
+        conn.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', ?)", (automerge,))
         conn.execute("BEGIN")
         start, longest = time.perf_counter(), 0.0
         for k in range(repeat):
@@ -71,6 +74,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=100, help="how many of its files of 1,000 records")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sizes-mb", default="1,8,16,64")
+    ap.add_argument("--automerge", default="4", help="comma-separated FTS5 automerge values to try")
     a = ap.parse_args()
     paths = sorted((OUT / f"corpus-{a.size}").glob("records-*.xml"))[:a.files]
     if not paths:
@@ -79,10 +83,11 @@ def main() -> None:
     print(f"{len(rows) * a.repeat:,} documents, {sum(len(''.join(r[1:5])) for r in rows) // len(rows)} "
           "characters each on average")
     for mb in (int(x) for x in a.sizes_mb.split(",")):
-        with tempfile.TemporaryDirectory() as tmp:
-            r = insert_all(Path(tmp) / "fts.db", rows, a.repeat, mb << 20)
-        print(f"hashsize {mb:>3} MB: insert {r['insert_s']:6.1f} s, longest call {r['longest_call_s']:.2f} s, "
-              f"commit {r['commit_s']:.1f} s", flush=True)
+        for merge in (int(x) for x in a.automerge.split(",")):
+            with tempfile.TemporaryDirectory() as tmp:
+                r = insert_all(Path(tmp) / "fts.db", rows, a.repeat, mb << 20, merge)
+            print(f"hashsize {mb:>3} MB, automerge {merge:>2}: insert {r['insert_s']:6.1f} s, "
+                  f"longest call {r['longest_call_s']:.2f} s, commit {r['commit_s']:.1f} s", flush=True)
 
 
 if __name__ == "__main__":
