@@ -178,9 +178,9 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
         after, cursor, size, carried = None, 0, None, None
     natives = tuple(ctx.registry.sources_reaching(prefix))
 
-    def read(carried: int | None) -> tuple[int, list[queries.ListRow], bytes, bool, int]:
-        """The page after the cursor, below `carried` or, if None, a watermark read afresh."""
-        with read_view(ctx.engine, s.write_lease_timeout_seconds, carried) as (conn, upper):
+    def read(bound: int | None) -> tuple[int, list[queries.ListRow], bytes, bool, int]:
+        """The page after the cursor, below `bound` or, if None, a watermark read afresh."""
+        with read_view(ctx.engine, s.write_lease_timeout_seconds, bound) as (conn, upper):
             if set_spec is not None and after is None:
                 if not queries.has_sets(conn):
                     raise OAIError(Code.NO_SET_HIERARCHY, "this repository has no sets")
