@@ -11,6 +11,7 @@ from metadata.safe_xml import parse_xml
 from repository.db.tables import write_leases
 from repository.ingest.pipeline import ingest
 from repository.ingest.prepare import prepare
+from repository.oai.dates import datestamp
 from repository.store import clock, writes
 from tests.fixtures import corpus_paths, set_datestamp
 from tests.oai import NS, harvest, oai_get
@@ -126,46 +127,6 @@ def test_an_empty_list_answers_as_of_the_watermark(engine, client):
     assert answered.replace(tzinfo=UTC).timestamp() < time.time() - 1, "responseDate is the lease's start, not now"
 
 
-@pytest.mark.parametrize("page_size", [1, 10])
-def test_every_page_lists_below_the_watermark_and_answers_as_of_it(settings, engine, registry, page_size):
-    """A write in progress since a minute ago: first and resumed pages (which reuse the first
-    page's watermark from their token) list only what was stamped before it and answer as of
-    its start; so does an empty list."""
-    from dataclasses import replace
-    from datetime import UTC, datetime
-
-    from repository.app import create_app
-
-    paths = corpus_paths("mods/fsu-*.xml")
-    ingest(paths, settings, engine, registry, ids_from_record=False)
-    now = int(time.time())
-    for age, p in zip((300, 200, 30), paths):
-        set_datestamp(engine, p.stem, datetime.fromtimestamp(now - age, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    lease_start = (now - 60) * 1_000_000
-    with engine.begin() as conn:
-        conn.execute(sa.insert(write_leases).values(started=lease_start, owner="elsewhere:1:1"))
-    client = create_app(replace(settings, page_size=page_size), engine, registry).test_client()
-    expected_date = datetime.fromtimestamp(now - 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    items, dates = [], []
-    args = {"verb": "ListRecords", "metadataPrefix": "oai_dc"}
-    while True:
-        root = oai_get(client, **args)
-        dates.append(root.findtext("oai:responseDate", namespaces=NS))
-        items += root.findall(".//oai:header/oai:identifier", NS)
-        token = root.findtext(".//oai:resumptionToken", namespaces=NS)
-        if not token:
-            break
-        args = {"verb": "ListRecords", "resumptionToken": token}
-    assert [i.text for i in items] == [f"oai:granary.test:{p.stem}" for p in paths[:2]]
-    assert set(dates) == {expected_date}
-
-    empty = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc",
-                    **{"from": datetime.fromtimestamp(now - 50, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-    assert empty.find("oai:error", NS).get("code") == "noRecordsMatch"
-    assert empty.findtext("oai:responseDate", namespaces=NS) == expected_date
-
-
 def _walk(client, **args) -> tuple[list[str], list[str]]:
     """The identifiers and responseDates of a list, page by page."""
     ids, dates = [], []
@@ -180,16 +141,46 @@ def _walk(client, **args) -> tuple[list[str], list[str]]:
         args = {"verb": verb, "resumptionToken": token}
 
 
-def _one_a_page(settings, engine, registry):
+def _paged_client(settings, engine, registry, page_size: int):
     from dataclasses import replace
 
     from repository.app import create_app
 
+    return create_app(replace(settings, page_size=page_size), engine, registry).test_client()
+
+
+def _one_a_page(settings, engine, registry):
     paths = corpus_paths("mods/fsu-*.xml")
     ingest(paths, settings, engine, registry, ids_from_record=False)
     for day, p in enumerate(paths, start=1):
         set_datestamp(engine, p.stem, f"2001-01-0{day}T00:00:00Z")
-    return paths, create_app(replace(settings, page_size=1), engine, registry).test_client()
+    return paths, _paged_client(settings, engine, registry, 1)
+
+
+@pytest.mark.parametrize("page_size", [1, 10])
+def test_every_page_lists_below_the_watermark_and_answers_as_of_it(settings, engine, registry, page_size):
+    """A write in progress since a minute ago: first and resumed pages (which reuse the first
+    page's watermark from their token) list only what was stamped before it and answer as of
+    its start; so does an empty list."""
+    paths = corpus_paths("mods/fsu-*.xml")
+    ingest(paths, settings, engine, registry, ids_from_record=False)
+    now = int(time.time())
+    for age, p in zip((300, 200, 30), paths):
+        set_datestamp(engine, p.stem, datestamp((now - age) * 1_000_000))
+    lease_start = (now - 60) * 1_000_000
+    with engine.begin() as conn:
+        conn.execute(sa.insert(write_leases).values(started=lease_start, owner="elsewhere:1:1"))
+    client = _paged_client(settings, engine, registry, page_size)
+    expected_date = datestamp(lease_start)
+
+    ids, dates = _walk(client, verb="ListRecords", metadataPrefix="oai_dc")
+    assert ids == [f"oai:granary.test:{p.stem}" for p in paths[:2]]
+    assert set(dates) == {expected_date}
+
+    empty = oai_get(client, verb="ListIdentifiers", metadataPrefix="oai_dc",
+                    **{"from": datestamp((now - 50) * 1_000_000)})
+    assert empty.find("oai:error", NS).get("code") == "noRecordsMatch"
+    assert empty.findtext("oai:responseDate", namespaces=NS) == expected_date
 
 
 def test_later_pages_list_as_of_the_first_and_the_next_harvest_brings_what_changed(settings, engine, registry):
