@@ -194,7 +194,9 @@ def _list(ctx: Context, args: dict[str, str], verb: str, with_metadata: bool) ->
                                      s.page_size, rows), with_metadata)
             more = len(rows) > s.page_size
             del rows[s.page_size:]
-            listed = size if size is not None else queries.count_list(conn, q) if more else len(rows)
+            listed = size
+            if listed is None:  # the first page counts the list once
+                listed = queries.count_list(conn, q) if more else len(rows)
         return upper, rows, body, more, listed
 
     upper, rows, body, more, size = read(carried)
