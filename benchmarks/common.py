@@ -30,6 +30,7 @@ GRANARY = str(VENV_BIN / "granary")
 GUNICORN = str(VENV_BIN / "gunicorn")
 PG_BASE = os.environ.get("GRANARY_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "benchmark-secret-not-for-production"
+PACKAGES = ("repository", "metadata", "crosswalks")
 
 # The code measured: a snapshot of a commit (run_all --snapshot), else the working tree.
 CODE = os.environ.get("GRANARY_BENCH_CODE")
@@ -47,6 +48,9 @@ def snapshot(rev: str = "HEAD") -> tuple[Path, str]:
         target.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    # Bytecode, as `pip install` leaves it: without it every process (each CLI command, each
+    # ingest worker) compiles ~90 modules afresh wherever PYTHONDONTWRITEBYTECODE is set.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *(str(target / p) for p in PACKAGES)], check=True)
     return target, sha
 
 
@@ -122,6 +126,38 @@ def db_size_bytes(store: Store) -> int:
                            "JOIN pg_namespace n ON n.oid = c.relnamespace "
                            "WHERE n.nspname = %s AND c.relkind = 'r'", (store.schema,)).fetchone()
         return int(row[0])
+
+
+def read_into_page_cache(store: Store, *files: Path) -> int:
+    """Read the store (and `files`) through the OS page cache; returns the bytes read.
+
+    A server that has run for a while has its store's hot pages in memory, if memory
+    allows; a store just loaded may not (its load's journal and the corpus took the
+    room). Reading every file once makes the warm case repeatable. PostgreSQL's
+    relations are read by pg_prewarm's 'read' mode, which leaves them in the OS cache
+    as a table scan would, without growing shared_buffers."""
+    paths = list(files)
+    if store.db == "sqlite":
+        paths += sorted(store.workdir.glob("granary.db*"))
+    total = 0
+    for path in paths:
+        with open(path, "rb", buffering=0) as fh:
+            while chunk := fh.read(16 << 20):
+                total += len(chunk)
+    if store.db == "postgres":
+        import psycopg
+        with psycopg.connect(PG_BASE.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            blocks = conn.execute(
+                "WITH t AS (SELECT c.oid, c.reltoastrelid FROM pg_class c JOIN pg_namespace n "
+                "           ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'), "
+                "rels AS (SELECT oid FROM t UNION ALL SELECT reltoastrelid FROM t WHERE reltoastrelid <> 0) "
+                "SELECT coalesce(sum(pg_prewarm(oid, 'read')), 0) FROM "
+                "(SELECT oid FROM rels UNION ALL "
+                " SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM rels)) AS everything",
+                (store.schema,)).fetchone()[0]
+            total += int(blocks) * 8192
+    return total
 
 
 # -- processes ---------------------------------------------------------------------------------------
