@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from repository import cli
+from repository.db import migrate
 from repository.db.engine import make_engine
 from repository.db.tables import record_sets, records, sets
 from repository.demo.load import DEMO_DIR
@@ -114,6 +115,22 @@ def test_commands_before_init_say_run_init(granary, args):
     result = granary(*args)
     assert result.exit_code != 0
     assert "run `granary init`" in result.output
+
+
+def test_head_revision_is_the_newest_migration():
+    """Commands compare the store with `HEAD` without loading Alembic; a new migration must move it."""
+    assert migrate.HEAD == migrate.alembic_head()
+
+
+def test_a_store_behind_the_newest_revision_is_refused_until_init(ready):
+    """A store an older Granary made is not written to by a newer one before its schema is upgraded."""
+    with ready.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
+    result = ready("sets", "add", "s", "S")
+    assert result.exit_code != 0
+    assert "out of date: run `granary init`" in result.output
+    with ready.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sets)).scalar() == 0
 
 
 def test_bad_admin_email_is_a_clean_error(granary):
