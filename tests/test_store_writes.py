@@ -173,3 +173,15 @@ def test_withdrawing_a_list_is_all_or_nothing_across_chunks(engine, registry):
     passed_over = writes.run_write(engine, 60, lambda conn, now: writes.withdraw(conn, now, ["r5", "x"],
                                                                                 unknown_ok=True))
     assert (passed_over.withdrawn, passed_over.unknown) == (["r5"], ["x"])
+
+
+def test_renderings_are_stored_format_by_format(engine, registry):
+    """A batch's renderings are laid out one format after another, in record order, so a
+    harvest or GetRecord of one format reads pages holding only that format. Both databases
+    keep rows in the order they were inserted: SQLite by rowid, PostgreSQL's heap by ctid."""
+    _many(engine, registry, 9)
+    position = "ctid" if engine.dialect.name == "postgresql" else "rowid"
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text(f"SELECT prefix, record_id FROM disseminations ORDER BY {position}")).all()
+    assert {prefix for prefix, _ in stored} == {"mods", "oai_dc"} and len(stored) == 18
+    assert [tuple(row) for row in stored] == sorted(tuple(row) for row in stored)

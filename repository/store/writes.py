@@ -242,6 +242,10 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     if sources:
         conn.execute(update(record_sources).where(record_sources.c.record_id == bindparam("b_id")), sources)
     membership.apply(conn, member_changes)
+    # Format by format: both databases lay rows out in the order they are inserted, so a
+    # chunk's oai_dc renderings share pages with each other, not with its MODS ones, and a
+    # harvest or a GetRecord of one format reads only that format's pages.
+    diss_rows.sort(key=lambda row: (row[1], row[0]))
     insert_many(conn, disseminations.name, _DISSEMINATION_COLUMNS, diss_rows)
     # the search index follows added and changed records
     reindex(conn, reindexed, documents, created=frozenset(ids.values()) if new else frozenset())
