@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
 from crosswalks.registry import Registry
 from metadata.safe_xml import parse_xml
@@ -18,7 +18,7 @@ from repository.db.tables import disseminations, record_sources, records
 from repository.ingest.prepare import render
 from repository.search.index import reindex
 from repository.store import membership, queries
-from repository.store.writes import run_write
+from repository.store.writes import insert_renderings, run_write
 
 
 @dataclass
@@ -53,6 +53,9 @@ def _rederive_chunk(conn: Connection, now: int, registry: Registry, ids: list[in
                         .join(record_sources, record_sources.c.record_id == records.c.id)
                         .where(records.c.id.in_(ids), records.c.deleted.is_(False))).all()
     stored = queries.disseminations_of(conn, ids)
+    cleared: list[int] = []
+    rendered: list[tuple] = []
+    stamps: dict[int, int] = {}
     for row in rows:
         summary.examined += 1
         have = stored.get(row.id, {})
@@ -68,11 +71,16 @@ def _rederive_chunk(conn: Connection, now: int, registry: Registry, ids: list[in
             summary.changed += 1
         if dry_run:
             continue
-        conn.execute(delete(disseminations).where(disseminations.c.record_id == row.id))
-        conn.execute(insert(disseminations), [{"record_id": row.id, "prefix": p, "xml": x, "crosswalk_version": v}
-                                              for p, (x, v) in sorted(fresh.items())])
+        cleared.append(row.id)
+        rendered += [(row.id, p, x, v) for p, (x, v) in fresh.items()]
         if changed:
-            stamp = max(now, row.stamp + 1)
-            conn.execute(update(records).where(records.c.id == row.id).values(stamp=stamp))
-            membership.restamp(conn, {row.id: stamp})
-            reindex(conn, [row.id])  # a DC record's search document comes from its MODS rendering
+            stamps[row.id] = max(now, row.stamp + 1)
+    if not cleared:
+        return
+    conn.execute(delete(disseminations).where(disseminations.c.record_id.in_(cleared)))
+    insert_renderings(conn, rendered)
+    if stamps:
+        conn.execute(update(records).where(records.c.id == bindparam("b_id")).values(stamp=bindparam("b_stamp")),
+                     [{"b_id": i, "b_stamp": s} for i, s in stamps.items()])
+        membership.restamp(conn, stamps)
+        reindex(conn, list(stamps))  # a DC record's search document comes from its MODS rendering

@@ -154,6 +154,14 @@ def _dissemination_rows(record_id: int, diss: Disseminations) -> list[tuple]:
     return [(record_id, k, x, v) for k, (x, v) in sorted(diss.items())]
 
 
+def insert_renderings(conn: Connection, rows: list[tuple]) -> None:
+    """Insert (record_id, prefix, xml, crosswalk_version) rows format by format. Both
+    databases lay rows out in the order they are inserted, so a batch's oai_dc renderings
+    share pages with each other, not with its MODS ones, and a harvest or a GetRecord of
+    one format reads only that format's pages."""
+    insert_many(conn, disseminations.name, _DISSEMINATION_COLUMNS, sorted(rows, key=lambda row: (row[1], row[0])))
+
+
 def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summary: WriteSummary,
                  rules: membership.Rules) -> None:
     cols = records.c
@@ -242,11 +250,7 @@ def _write_chunk(conn: Connection, now: int, chunk: list[PreparedRecord], summar
     if sources:
         conn.execute(update(record_sources).where(record_sources.c.record_id == bindparam("b_id")), sources)
     membership.apply(conn, member_changes)
-    # Format by format: both databases lay rows out in the order they are inserted, so a
-    # chunk's oai_dc renderings share pages with each other, not with its MODS ones, and a
-    # harvest or a GetRecord of one format reads only that format's pages.
-    diss_rows.sort(key=lambda row: (row[1], row[0]))
-    insert_many(conn, disseminations.name, _DISSEMINATION_COLUMNS, diss_rows)
+    insert_renderings(conn, diss_rows)
     # the search index follows added and changed records
     reindex(conn, reindexed, documents, created=frozenset(ids.values()) if new else frozenset())
 
