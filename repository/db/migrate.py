@@ -7,8 +7,12 @@ one stored revision with the newest.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The newest revision under migrations/versions; tests/test_cli.py checks that it is Alembic's head.
@@ -16,7 +20,7 @@ HEAD = "0006"
 VERSION_TABLE = "alembic_version"
 
 
-def _config():
+def _config() -> Config:
     from alembic.config import Config
 
     cfg = Config(str(MIGRATIONS / "alembic.ini"))

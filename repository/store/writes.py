@@ -151,14 +151,15 @@ def write_records(engine: Engine, lease_timeout_s: int, prepared: Iterable[Prepa
 
 
 def _dissemination_rows(record_id: int, diss: Disseminations) -> list[tuple]:
-    return [(record_id, k, x, v) for k, (x, v) in sorted(diss.items())]
+    return [(record_id, k, x, v) for k, (x, v) in diss.items()]
 
 
 def insert_renderings(conn: Connection, rows: list[tuple]) -> None:
     """Insert (record_id, prefix, xml, crosswalk_version) rows format by format. Both
-    databases lay rows out in the order they are inserted, so a batch's oai_dc renderings
-    share pages with each other, not with its MODS ones, and a harvest or a GetRecord of
-    one format reads only that format's pages."""
+    databases lay rows out in about the order they are inserted (PostgreSQL may fill a gap
+    an earlier insert left), so a batch's oai_dc renderings share pages with each other,
+    not with its MODS ones, and a harvest or a GetRecord of one format reads only that
+    format's pages."""
     insert_many(conn, disseminations.name, _DISSEMINATION_COLUMNS, sorted(rows, key=lambda row: (row[1], row[0])))
 
 
