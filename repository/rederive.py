@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select
 
 from crosswalks.registry import Registry
 from metadata.safe_xml import parse_xml
 from repository.db.tables import disseminations, record_sources, records
 from repository.ingest.prepare import render
 from repository.search.index import reindex
-from repository.store import membership, queries
-from repository.store.writes import insert_renderings, run_write
+from repository.store import queries
+from repository.store.writes import insert_renderings, restamp_records, run_write
 
 
 @dataclass
@@ -80,7 +80,5 @@ def _rederive_chunk(conn: Connection, now: int, registry: Registry, ids: list[in
     conn.execute(delete(disseminations).where(disseminations.c.record_id.in_(cleared)))
     insert_renderings(conn, rendered)
     if stamps:
-        conn.execute(update(records).where(records.c.id == bindparam("b_id")).values(stamp=bindparam("b_stamp")),
-                     [{"b_id": i, "b_stamp": s} for i, s in stamps.items()])
-        membership.restamp(conn, stamps)
+        restamp_records(conn, stamps)
         reindex(conn, list(stamps))  # a DC record's search document comes from its MODS rendering

@@ -302,12 +302,17 @@ def _bury(conn: Connection, now: int, rows: list) -> None:
     if not rows:
         return
     stamps = {row.id: max(now, row.stamp + 1) for row in rows}
-    conn.execute(update(records).where(records.c.id == bindparam("b_id"))
-                 .values(deleted=True, stamp=bindparam("b_stamp")),
-                 [{"b_id": i, "b_stamp": s} for i, s in stamps.items()])
     conn.execute(delete(disseminations).where(disseminations.c.record_id.in_(list(stamps))))
-    membership.restamp(conn, stamps)
+    restamp_records(conn, stamps, deleted=True)
     reindex(conn, list(stamps))  # a tombstone leaves the search index
+
+
+def restamp_records(conn: Connection, stamps: dict[int, int], **values) -> None:
+    """Give records (id -> stamp) new datestamps, and `values` besides, in one executemany;
+    their membership rows carry the same stamps, so that set lists see them move too."""
+    conn.execute(update(records).where(records.c.id == bindparam("b_id")).values(stamp=bindparam("b_stamp"), **values),
+                 [{"b_id": i, "b_stamp": s} for i, s in stamps.items()])
+    membership.restamp(conn, stamps)
 
 
 def delete_record(engine: Engine, lease_timeout_s: int, local_id: str, if_stamp: int | None = None) -> bool:
