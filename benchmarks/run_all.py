@@ -7,9 +7,10 @@ For each database and each run: a fresh store built through the CLI (load.py:
 init, sets, ingest, re-ingest, deletions, 1,000 touched records), the reference
 table filled from it, the side-by-side harvests (harvest.py; `--harvests K`
 repeats them K times on the same store, and the run's harvest figures are
-their medians) and GetRecord under 32 clients (concurrency.py: with the page cache as the load left it, then
-with both databases read into it); then the store is dropped, and the whole
-corpus is ingested again by one command into a store of its own. The table shows
+their medians) and GetRecord under 32 clients (concurrency.py: with the page
+cache as the load left it, then with both databases read into it); then the
+store is dropped, and the whole corpus is ingested again by one command into a
+store of its own. The table shows
 the median of the runs; every run's figures are written to
 benchmarks/out/results-N.json.
 """

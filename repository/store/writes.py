@@ -307,7 +307,7 @@ def _bury(conn: Connection, now: int, rows: list) -> None:
     reindex(conn, list(stamps))  # a tombstone leaves the search index
 
 
-def restamp_records(conn: Connection, stamps: dict[int, int], **values) -> None:
+def restamp_records(conn: Connection, stamps: dict[int, int], **values: object) -> None:
     """Give records (id -> stamp) new datestamps, and `values` besides, in one executemany;
     their membership rows carry the same stamps, so that set lists see them move too."""
     conn.execute(update(records).where(records.c.id == bindparam("b_id")).values(stamp=bindparam("b_stamp"), **values),
