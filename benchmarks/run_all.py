@@ -8,7 +8,8 @@ init, sets, ingest, re-ingest, deletions, 1,000 touched records), the reference
 table filled from it, the side-by-side harvests (harvest.py; `--harvests K`
 repeats them K times on the same store, and the run's harvest figures are
 their medians) and GetRecord under 32 clients (concurrency.py: with the page
-cache as the load left it, then with both databases read into it); then the
+cache as the load left it, then with both databases read into it, K times
+with `--harvests K`, for medians); then the
 store is dropped, and the whole corpus is ingested again by one command into a
 store of its own. The table shows
 the median of the runs; every run's figures are written to
@@ -123,7 +124,7 @@ def one_run(db: str, size: int, seed: int, run: int, requests: int, manifest: di
             log(f"[{db} run {run + 1}] harvests ({k + 1} of {harvests})")
             hs.append(harvest.run(store, ref, manifest, loaded["touch"]["from"], f"r{run}h{k}", log=log))
         log(f"[{db} run {run + 1}] GetRecord concurrency")
-        c = concurrency.run(store, ref, manifest, requests, f"r{run}", log=log)
+        c = concurrency.run(store, ref, manifest, requests, f"r{run}", log=log, warm_pairs=harvests)
         log(f"[{db} run {run + 1}] ingest in one command")
         once = ingest_at_once(db, f"{size}-r{run}", OUT / f"corpus-{size}", manifest, log=log)
         return {"load": loaded, "harvests": hs, "concurrency": c, "ingest_at_once": once}
@@ -200,7 +201,8 @@ def main() -> None:
     ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--harvests", type=int, default=1,
-                    help="harvest each run's store this many times (medians); the load is the costly part at a million")
+                    help="harvest each run's store, and time GetRecord in the page cache, this many times "
+                         "(medians); the load is the costly part at a million")
     ap.add_argument("--requests", type=int, default=10000, help="GetRecord requests per server per run")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", action="store_true",
