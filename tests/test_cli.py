@@ -107,6 +107,17 @@ def test_init_creates_the_schema_then_reports_it_up_to_date(granary):
     assert second.output.strip() == f"database is up to date (revision {revision})"
 
 
+def test_init_makes_a_sqlite_store_of_64_kb_pages_in_wal_mode(granary):
+    """A file takes its page size only while empty, before WAL mode fixes it: a pragma
+    moved after the journal mode would silently leave 4 KB pages, and overflow chains."""
+    if not granary.db_url.startswith("sqlite"):
+        pytest.skip("page size and journal mode are SQLite's")
+    assert granary("init").exit_code == 0
+    with granary.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 65536
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
 @pytest.mark.parametrize("args", [["ingest", str(STANFORD[0])], ["delete", "x"], ["sets", "list"],
                                   ["sets", "add", "s", "S"], ["sets", "remove", "s"], ["stats"], ["stats", "--json"]])
 def test_commands_before_init_say_run_init(granary, args):

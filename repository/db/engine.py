@@ -25,10 +25,11 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN, so writers can ask for IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        # Only a new, empty file takes a page size (before WAL fixes it). 16 KB pages hold a
-        # whole record where 4 KB ones chain most of them to overflow pages: a bulk ingest
-        # makes half the write calls and ~40% less system time, and the file is 6% smaller.
-        cur.execute("PRAGMA page_size=16384")
+        # Only a new, empty file takes a page size (before WAL fixes it). Records of 3-6 KB
+        # chain to overflow pages at 4 KB; 16 KB halved an ingest's write calls, and 64 KB
+        # (the largest) makes a million-record ingest ~5% faster, harvests ~7% faster and
+        # the file ~9% smaller than 16 KB, with GetRecord unchanged (docs/performance.md).
+        cur.execute("PRAGMA page_size=65536")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
