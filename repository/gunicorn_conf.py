@@ -9,5 +9,6 @@ from repository.server_hooks import close_promptly, freeze_loaded_objects
 worker_class = "sync"
 timeout = 120
 accesslog = "-"
+logger_class = "repository.access_log.AccessLogger"
 post_request = close_promptly
 post_worker_init = freeze_loaded_objects

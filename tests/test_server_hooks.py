@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from gunicorn.app.wsgiapp import WSGIApplication
 
+from repository.access_log import AccessLogger
 from repository.serve import GranaryServer
 from repository.server_hooks import close_promptly, freeze_loaded_objects
 from tests.test_deployment import ENTRYPOINT, _logical_lines, interpolate
@@ -116,4 +117,5 @@ def test_granary_serve_and_the_container_load_the_same_settings(monkeypatch):
         assert cfg.post_request is close_promptly
         assert cfg.post_worker_init is freeze_loaded_objects
         assert cfg.accesslog == "-"
+        assert cfg.logger_class is AccessLogger
     assert container.workers == 4
