@@ -13,6 +13,7 @@ from repository.config import Settings
 from repository.db.engine import make_engine
 from repository.errors import register as register_error_answers
 from repository.oai.view import blueprint as oai_blueprint
+from repository.security_headers import SecurityHeaders
 from repository.web import blueprint as web_blueprint
 from repository.web.workbench import MAX_INPUT_BYTES as WORKBENCH_MAX_INPUT_BYTES
 
@@ -48,4 +49,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web_blueprint)
     register_error_answers(app)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)
     return app

@@ -27,6 +27,7 @@ from repository.api.tokens_store import create_token
 from repository.app import create_app
 from repository.commands.serving import is_loopback, serving_warnings
 from repository.config import Settings
+from repository.security_headers import CSP, with_security_headers
 from tests.conftest import POSTGRES_URL, make_settings
 from tests.fixtures import load_corpus
 from tests.shared import CORPUS
@@ -109,6 +110,17 @@ def test_every_html_page_and_error_page_has_the_security_headers(failing_app, ca
     assert SECRET not in page and "Traceback" not in page and "RuntimeError" not in page
     assert client.get("/oai?verb=Identify").headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/api/no/such").mimetype == "application/problem+json"
+
+
+def test_security_headers_keep_a_views_own_and_put_the_csp_on_html_only():
+    html = dict(with_security_headers([("Content-Type", "Text/HTML; charset=utf-8"), ("x-frame-options", "SAMEORIGIN")]))
+    assert html["Content-Security-Policy"] == CSP and html["X-Content-Type-Options"] == "nosniff"
+    assert html["x-frame-options"] == "SAMEORIGIN" and "X-Frame-Options" not in html
+    xml = with_security_headers([("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", "10")])
+    assert [name for name, _ in xml] == ["Content-Type", "Content-Length", "X-Content-Type-Options",
+                                         "Referrer-Policy", "X-Frame-Options", "Permissions-Policy"]
+    own = [("Content-Type", "text/html"), ("Content-Security-Policy", "default-src 'none'")]
+    assert with_security_headers(own)[:2] == own and len(with_security_headers(own)) == 6
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

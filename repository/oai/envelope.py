@@ -35,15 +35,16 @@ def attr(value: str) -> str:
     return _escape(value, _ATTR_ESCAPES)
 
 
-def head(response_date: str, base_url: str, request_args: dict[str, str] | None) -> str:
-    """The XML declaration, root element, responseDate and request elements.
+def head(response_date: str, base_url: str, request_args: dict[str, str] | None, prolog: str = "") -> str:
+    """The XML declaration, `prolog` (processing instructions), root element, responseDate
+    and request elements.
 
     `request_args` is None when the request was a badVerb or badArgument: the
     spec then wants a bare <request> holding only the base URL.
     """
     echo = "".join(f' {k}="{attr(v)}"' for k, v in sorted((request_args or {}).items()))
     return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{prolog}'
         f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="{XSI_NS}" xsi:schemaLocation="{OAI_NS} {OAI_SCHEMA}">'
         f"<responseDate>{response_date}</responseDate>"
         f"<request{echo}>{text(base_url)}</request>"

@@ -41,10 +41,7 @@ def _stylesheet_pi_at(root_path: str, static_path: str) -> str:
 
 
 def _chunks(reply: Reply, base_url: str, echo: dict[str, str] | None, pi: str = "") -> Iterator[bytes]:
-    head = envelope.head(reply.response_date, base_url, echo)
-    if pi:  # right after the XML declaration
-        head = head.replace("?>\n", "?>\n" + pi, 1)
-    for piece in chain((head,), reply.body, (envelope.TAIL,)):
+    for piece in chain((envelope.head(reply.response_date, base_url, echo, pi),), reply.body, (envelope.TAIL,)):
         yield piece if isinstance(piece, bytes) else piece.encode("utf-8")
 
 

@@ -28,8 +28,6 @@ blueprint = Blueprint("web", __name__)
 
 BROWSE_PAGE = 25
 LATEST = 8
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 DEFAULT_DESCRIPTION = ("A metadata repository of MODS and Dublin Core records, open to people on these pages "
                        "and to harvesters over OAI-PMH 2.0.")
 _CURSOR = re.compile(r"^(\d{1,20})-(\d{1,20})$")
@@ -48,24 +46,6 @@ def _configure(setup_state) -> None:
                                                                                      RANK_POOL))))
     setup_state.app.extensions["granary_web_cache"] = {}
     setup_state.app.jinja_env.filters["highlight"] = highlight
-
-
-# (name, its lower case, value)
-_SECURITY_HEADERS = tuple((name, name.lower(), value) for name, value in (
-    ("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
-    ("X-Frame-Options", "DENY"), ("Permissions-Policy", "camera=(), microphone=(), geolocation=()")))
-
-
-@blueprint.after_app_request
-def _security_headers(resp: Response) -> Response:
-    # App-wide, so error pages and the API carry them too; CSP only where a browser renders HTML.
-    # One pass over the headers: werkzeug's setdefault raises and catches a KeyError for each
-    # missing header, a measurable share of a GetRecord.
-    present = {name.lower() for name in resp.headers.keys()}
-    for name, lower, value in _SECURITY_HEADERS:
-        if lower not in present and (lower != "content-security-policy" or resp.mimetype == "text/html"):
-            resp.headers[name] = value
-    return resp
 
 
 def _state():
