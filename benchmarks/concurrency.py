@@ -5,7 +5,11 @@
 32 client threads, each with its own http.client connection, ask GetRecord
 (oai_dc) for identifiers drawn with a fixed seed from the corpus, until a
 fixed number of requests is done (closed loop: a client asks again as soon as
-it has its answer). The first 500 requests warm up and are not counted. Both
+it has its answer). The first 500 requests warm up and are not counted.
+With `--client wrk` (Debian's package wrk) the 32 connections are wrk's, in C
+on one thread, for as many seconds as a thousandth of the requests, after 2
+seconds not counted: the Python client takes a core's worth of CPU from the
+servers it measures on a 2-core machine, wrk a fraction of that. Both
 servers are measured with the page cache as the load and the harvests left
 it, and then after both databases were read into it (a store larger than the
 memory the load left free answers from the disk, which decides its p99), once
@@ -19,7 +23,10 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -84,8 +91,55 @@ def hammer(server: Server, ids: list[str], requests: int, seed: int = 7) -> dict
             "p99_ms": round(1000 * percentile(measured, 99), 2), "max_ms": round(1000 * measured[-1], 2)}
 
 
+WRK_SCRIPT = """
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+local threads = {}
+function setup(thread) threads[#threads + 1] = thread end
+function init() math.randomseed(%(seed)d); bad = 0 end
+function request()
+  return wrk.format("GET", "/oai?verb=GetRecord&metadataPrefix=oai_dc&identifier=oai:%(repo)s:" .. ids[math.random(#ids)])
+end
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, "<GetRecord>", 1, true) then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do bad = bad + t:get("bad") end
+  local e = summary.errors
+  io.write(string.format("GRANARY_WRK %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    bad + e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+def hammer_wrk(server: Server, ids: list[str], requests: int, seed: int = 7) -> dict:
+    """As `hammer`, with wrk's 32 connections for requests/1000 seconds (after 2 s not counted)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("--client wrk needs wrk on the PATH (Debian: apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "ids.txt").write_text("\n".join(ids) + "\n")
+        script = Path(tmp) / "getrecord.lua"
+        script.write_text(WRK_SCRIPT % {"ids": Path(tmp) / "ids.txt", "seed": seed, "repo": REPO_ID})
+        url = f"http://127.0.0.1:{server.port}/"
+        base = [wrk, "-t1", f"-c{CLIENTS}", "--timeout", "60s", "-s", str(script)]
+        subprocess.run([*base, "-d2s", url], check=True, capture_output=True, timeout=120)
+        out = subprocess.run([*base, f"-d{max(1, requests // 1000)}s", url], check=True, capture_output=True,
+                             text=True, timeout=960).stdout
+    [line] = [line for line in out.splitlines() if line.startswith("GRANARY_WRK ")]
+    done, micros, errors, p50, p90, p99, most = (int(x) for x in line.split()[1:])
+    return {"requests": done, "errors": errors, "seconds": round(micros / 1e6, 2),
+            "req_per_s": round(done / (micros / 1e6), 1), "p50_ms": round(p50 / 1000, 2),
+            "p90_ms": round(p90 / 1000, 2), "p99_ms": round(p99 / 1000, 2), "max_ms": round(most / 1000, 2)}
+
+
+CLIENT_KINDS = {"python": hammer, "wrk": hammer_wrk}
+
+
 def run(store: Store, reference_db: Path, manifest: dict, requests: int, tag: str, log=print,
-        warm_pairs: int = 1) -> dict:
+        warm_pairs: int = 1, client: str = "python") -> dict:
     """GetRecord with the page cache as the load and harvests left it, then after both
     databases were read into it, `warm_pairs` times. Each pair asks for other identifiers
     (its own seed), so that what an earlier pair read does not decide a later one. With
@@ -94,13 +148,14 @@ def run(store: Store, reference_db: Path, manifest: dict, requests: int, tag: st
     deleted = set(manifest["deleted"])
     ids = [f"bench-{i:07d}" for i in range(manifest["size"])]
     ids = [i for i in ids if i not in deleted]
-    out: dict = {}
+    out: dict = {"client": client}
+    drive = CLIENT_KINDS[client]
 
     def pair(suffix: str, seed: int, state: str) -> dict:
         with serve_reference(reference_db, 2, f"{tag}-c{suffix}") as ref:
-            r = hammer(ref, ids, requests, seed)
+            r = drive(ref, ids, requests, seed)
         with serve_granary(store, 2, f"{tag}-c{suffix}") as gra:
-            g = hammer(gra, ids, requests, seed)
+            g = drive(gra, ids, requests, seed)
         log(f"  GetRecord x{CLIENTS} clients, {state}: reference p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms "
             f"{r['req_per_s']:.0f}/s; granary p50 {g['p50_ms']} ms p99 {g['p99_ms']} ms {g['req_per_s']:.0f}/s "
             f"(errors {g['errors']})")
@@ -127,8 +182,9 @@ def main() -> None:
 
     a, manifest, store, _, ref = standalone_run("GetRecord under 32 concurrent clients.", "concurrency",
                                                 [("--requests", {"type": int, "default": 10000}),
-                                                 ("--warm-pairs", {"type": int, "default": 1})])
-    print(json.dumps(run(store, ref, manifest, a.requests, "c", warm_pairs=a.warm_pairs), indent=1))
+                                                 ("--warm-pairs", {"type": int, "default": 1}),
+                                                 ("--client", {"choices": sorted(CLIENT_KINDS), "default": "python"})])
+    print(json.dumps(run(store, ref, manifest, a.requests, "c", warm_pairs=a.warm_pairs, client=a.client), indent=1))
 
 
 if __name__ == "__main__":
