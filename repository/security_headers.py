@@ -18,7 +18,7 @@ _LOWER = {name: name.lower() for name, _ in _EVERY_RESPONSE}
 
 
 def with_security_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    present = set()
+    present: set[str] = set()
     html = False
     for name, value in headers:
         lower = name.lower()
