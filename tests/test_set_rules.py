@@ -128,7 +128,6 @@ def test_deletes_in_sets(db_url, tmp_path, demo, engine, registry, on):
     assert "110365" not in full, "a full harvest of the set lists only its members"
 
 
-
 def _interleave(engine, write, admin) -> None:
     """Run `write(then)` up to its commit and hold it there; start `admin`; let the write commit
     once `admin` has finished or waits for it (PostgreSQL, which runs writers side by side)."""

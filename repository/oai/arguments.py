@@ -31,6 +31,7 @@ RULES: dict[str, VerbRule] = {
     "ListSets": VerbRule(exclusive="resumptionToken"),
 }
 
+
 def validate(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
     """(verb, arguments) of a request given as its (key, value) pairs in order."""
     verbs = [v for k, v in pairs if k == "verb"]
