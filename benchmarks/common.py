@@ -241,7 +241,7 @@ class Server:
     workers: list[int] = field(default_factory=list)
 
 
-def _wait_ready(proc: subprocess.Popen, port: int, path: str, timeout: float, log: Path) -> None:
+def wait_ready(proc: subprocess.Popen, port: int, path: str, timeout: float, log: Path) -> None:
     import http.client
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -278,7 +278,7 @@ def serve_granary(store: Store, workers: int, tag: str):
                                  "--workers", str(workers)], env=store.env(), cwd=store.workdir,
                                 stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_ready(proc, port, "/oai?verb=Identify", 60, log)
+        wait_ready(proc, port, "/oai?verb=Identify", 60, log)
         yield Server("granary", proc, port, log, _workers(proc.pid, workers))
     finally:
         stop(proc)
@@ -296,7 +296,7 @@ def serve_reference(db_path: Path, workers: int, tag: str):
                                  "reference_app:app"], env=env, cwd=db_path.parent, stdout=fh,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_ready(proc, port, "/oai?verb=Identify", 60, log)
+        wait_ready(proc, port, "/oai?verb=Identify", 60, log)
         yield Server("reference", proc, port, log, _workers(proc.pid, workers))
     finally:
         stop(proc)

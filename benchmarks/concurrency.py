@@ -138,6 +138,12 @@ def hammer_wrk(server: Server, ids: list[str], requests: int, seed: int = 7) -> 
 CLIENT_KINDS = {"python": hammer, "wrk": hammer_wrk}
 
 
+def live_ids(manifest: dict) -> list[str]:
+    """The local ids of a generated corpus that the load does not withdraw."""
+    deleted = set(manifest["deleted"])
+    return [i for i in (f"bench-{n:07d}" for n in range(manifest["size"])) if i not in deleted]
+
+
 def run(store: Store, reference_db: Path, manifest: dict, requests: int, tag: str, log=print,
         warm_pairs: int = 1, client: str = "python") -> dict:
     """GetRecord with the page cache as the load and harvests left it, then after both
@@ -145,9 +151,7 @@ def run(store: Store, reference_db: Path, manifest: dict, requests: int, tag: st
     (its own seed), so that what an earlier pair read does not decide a later one. With
     several warm pairs, `*_getrecord_warm` holds the median of each timing over them (and
     the sums of requests and errors) and `warm_pairs` every pair."""
-    deleted = set(manifest["deleted"])
-    ids = [f"bench-{i:07d}" for i in range(manifest["size"])]
-    ids = [i for i in ids if i not in deleted]
+    ids = live_ids(manifest)
     out: dict = {"client": client}
     drive = CLIENT_KINDS[client]
 

@@ -24,27 +24,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import GUNICORN, OUT, REPO_ID, ROOT, SECRET, free_port, snapshot, stop  # noqa: E402
+from common import GUNICORN, OUT, REPO_ID, ROOT, SECRET, wait_ready, free_port, snapshot, stop  # noqa: E402
+from concurrency import live_ids  # noqa: E402
 
 
 def _drive(port: int, ids: list[str], requests: int, seed: int) -> None:
-    deadline = time.monotonic() + 600  # start-up under valgrind takes a while
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            conn.request("GET", "/oai?verb=Identify")
-            conn.getresponse().read()
-            conn.close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no server on port {port} after 600 s") from None
-            time.sleep(0.5)
     rng = random.Random(seed)
     for _ in range(requests):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -65,6 +53,7 @@ def worker_instructions(argv: list[str], env: dict[str, str], cwd: Path, ids: li
             proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         try:
+            wait_ready(proc, port, "/oai?verb=Identify", 600, Path(tmp) / "server.log")  # valgrind starts slowly
             _drive(port, ids, requests, seed=5)
         finally:
             stop(proc)  # gunicorn's workers exit on SIGTERM, and callgrind writes their totals
@@ -89,10 +78,8 @@ def main() -> None:
     if (a.size is None) == (a.store is None):
         raise SystemExit("give --size or --store")
     store = a.store or OUT / "stores" / f"sqlite-{a.size}-concurrency"
-    manifest = json.loads((OUT / f"corpus-{a.size}" / "manifest.json").read_text()) if a.size else None
-    if manifest:
-        deleted = set(manifest["deleted"])
-        ids = [i for i in (f"bench-{n:07d}" for n in range(manifest["size"])) if i not in deleted]
+    if a.size:
+        ids = live_ids(json.loads((OUT / f"corpus-{a.size}" / "manifest.json").read_text()))
     else:
         import sqlite3
         with sqlite3.connect(store / "granary.db") as db:
